@@ -1,0 +1,32 @@
+"""Great Expectations suites that gate the marts, as code.
+
+``SUITES`` maps a mart (``marts.<name>``) to its suite; the Dagster layer turns each entry into
+a blocking asset check. Adding a mart's suite = one module + one entry here. Suite modules
+import Great Expectations inside their functions: it takes seconds to import, and loading the
+Dagster definitions should not wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from expectations import survey_results
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+
+@dataclass(frozen=True)
+class MartSuite:
+    description: str
+    build: Callable[[], gx.ExpectationSuite]
+    key_columns: list[str]  # what identifies a row in failure examples
+
+
+SUITES: dict[str, MartSuite] = {
+    "survey_results": MartSuite(
+        survey_results.__doc__ or "", survey_results.suite, survey_results.KEY_COLUMNS
+    ),
+}

@@ -1,0 +1,209 @@
+"""Kolada API responses (survey results and other municipal KPIs) → raw tables.
+
+One landing file holds one API response, saved as it came: a data response
+(``/v3/data/kpi/{ids}/municipality/{ids}/year/{years}``, or ``/v3/oudata/...`` for units) or a
+KPI metadata response (``/v3/kpi/{ids}``). v2 responses (``next_page`` instead of ``next_url``)
+read the same way. A paged answer is several files, one per page. See
+``docs/contracts/kolada.md`` for the contract and the rules checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ingest.validation import ReadResult, ValidationError
+
+SOURCE = "kolada"
+
+VALUES_TABLE = "kolada_values"
+KPIS_TABLE = "kolada_kpis"
+
+VALUES_SCHEMA = pl.Schema(
+    {
+        "kpi_id": pl.String,
+        "municipality_id": pl.String,
+        "ou_id": pl.String,
+        "period": pl.Int32,
+        "gender": pl.String,
+        "value": pl.Float64,
+        "count": pl.Int32,
+        "status": pl.String,
+        "is_deleted": pl.Boolean,
+    }
+)
+KPIS_SCHEMA = pl.Schema(
+    {
+        "kpi_id": pl.String,
+        "title": pl.String,
+        "description": pl.String,
+        "is_divided_by_gender": pl.Boolean,
+        "has_ou_data": pl.Boolean,
+        "operating_area": pl.String,
+        "publ_period": pl.String,
+        "publication_date": pl.String,
+    }
+)
+TABLE_SCHEMAS = {VALUES_TABLE: VALUES_SCHEMA, KPIS_TABLE: KPIS_SCHEMA}
+
+KPI_ID = re.compile(r"^[A-Z]\d{5}$")
+MUNICIPALITY_ID = re.compile(r"^(\d{4}|G\d+)$")
+GENDERS = {"T", "K", "M"}
+
+
+def accepts(path: Path) -> bool:
+    """Whether ``path`` looks like a Kolada response (used by ``kson validate``)."""
+    if path.suffix.lower() != ".json":
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    return b'"values"' in head
+
+
+def read(path: Path) -> ReadResult:
+    """Parse and validate one Kolada response file."""
+    name = path.name
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        return _reject(name, f"byte {error.start}", "file is not UTF-8", "UTF-8 JSON")
+    except json.JSONDecodeError as error:
+        return _reject(
+            name, f"line {error.lineno}, column {error.colno}", f"not valid JSON: {error.msg}"
+        )
+    if not isinstance(document, dict) or not isinstance(document.get("values"), list):
+        return _reject(name, "$", "no 'values' list at the top level", '{"values": [...]}')
+
+    rows = document["values"]
+    result = ReadResult()
+    next_page = document.get("next_url", document.get("next_page"))
+    if next_page:
+        result.notes.append(f"paged response: the next page is {next_page}")
+    if not rows:
+        result.tables[VALUES_TABLE] = pl.DataFrame(schema=VALUES_SCHEMA)
+        return result
+    if all(isinstance(row, dict) and "id" in row and "kpi" not in row for row in rows):
+        kpis, errors = _read_kpis(name, rows)
+        result.errors += errors
+        result.tables[KPIS_TABLE] = pl.DataFrame(kpis, schema=KPIS_SCHEMA, orient="row")
+    else:
+        values, errors = _read_values(name, rows)
+        result.errors += errors
+        result.tables[VALUES_TABLE] = pl.DataFrame(values, schema=VALUES_SCHEMA, orient="row")
+    if result.errors:
+        result.tables = {}
+    return result
+
+
+def _reject(name: str, place: str, rule: str, expected: str | None = None) -> ReadResult:
+    return ReadResult(errors=[ValidationError(name, place, rule, expected)])
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _read_values(name: str, rows: list[Any]) -> tuple[list[tuple], list[ValidationError]]:
+    out: list[tuple] = []
+    errors: list[ValidationError] = []
+    seen: set[tuple] = set()
+
+    def error(place: str, rule: str, expected: str | None = None) -> None:
+        errors.append(ValidationError(name, place, rule, expected))
+
+    for i, row in enumerate(rows):
+        at = f"values[{i}]"
+        if not isinstance(row, dict):
+            error(at, "entry is not an object")
+            continue
+        kpi, period = row.get("kpi"), row.get("period")
+        municipality, ou = row.get("municipality"), row.get("ou")
+        if not isinstance(kpi, str) or not KPI_ID.match(kpi):
+            error(
+                f"{at}.kpi", "missing or malformed KPI id", "a letter and five digits, e.g. U21468"
+            )
+        if not _is_int(period) or not 1990 <= period <= 2100:
+            error(f"{at}.period", "missing or malformed period", "a year as an integer, e.g. 2023")
+        if (municipality is None) == (ou is None):
+            error(at, "needs exactly one of 'municipality' and 'ou'")
+        elif municipality is not None and (
+            not isinstance(municipality, str) or not MUNICIPALITY_ID.match(municipality)
+        ):
+            error(f"{at}.municipality", "malformed municipality id", "4 digits or a group id G…")
+        elif ou is not None and (not isinstance(ou, str) or not ou):
+            error(f"{at}.ou", "malformed unit (ou) id", "a non-empty string")
+        is_deleted = bool(row.get("isdeleted", row.get("is_deleted", False)))
+        cells = row.get("values")
+        if not isinstance(cells, list) or not cells:
+            error(f"{at}.values", "missing or empty list of values", "[{gender, count, value}]")
+            continue
+        for j, cell in enumerate(cells):
+            cat = f"{at}.values[{j}]"
+            if not isinstance(cell, dict):
+                error(cat, "value entry is not an object")
+                continue
+            gender, value, count = cell.get("gender"), cell.get("value"), cell.get("count")
+            status = cell.get("status", "")
+            if gender not in GENDERS:
+                error(f"{cat}.gender", "unknown gender code", "T, K or M")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                error(f"{cat}.value", "value is neither a number nor null", "a number or null")
+            if count is not None and (not _is_int(count) or count < 0):
+                error(f"{cat}.count", "count is not a non-negative integer")
+            if status is not None and not isinstance(status, str):
+                error(f"{cat}.status", "status is not a string")
+            key = (kpi, municipality, ou, period, gender)
+            if key in seen:
+                error(cat, "the same KPI, area, period and gender appears twice in the file")
+            seen.add(key)
+            out.append(
+                (
+                    kpi,
+                    municipality,
+                    ou,
+                    period,
+                    gender,
+                    None if value is None else float(value),
+                    count,
+                    status or None,
+                    is_deleted,
+                )
+            )
+    return out, errors
+
+
+def _read_kpis(name: str, rows: list[Any]) -> tuple[list[tuple], list[ValidationError]]:
+    out: list[tuple] = []
+    errors: list[ValidationError] = []
+    for i, row in enumerate(rows):
+        kpi, title = row.get("id"), row.get("title")
+        if not isinstance(kpi, str) or not KPI_ID.match(kpi):
+            errors.append(
+                ValidationError(
+                    name,
+                    f"values[{i}].id",
+                    "missing or malformed KPI id",
+                    "a letter and five digits, e.g. U21468",
+                )
+            )
+        if not isinstance(title, str) or not title.strip():
+            errors.append(ValidationError(name, f"values[{i}].title", "missing KPI title"))
+        out.append(
+            (
+                kpi,
+                title,
+                row.get("description"),
+                row.get("is_divided_by_gender"),
+                row.get("has_ou_data"),
+                row.get("operating_area"),
+                None if row.get("publ_period") is None else str(row.get("publ_period")),
+                row.get("publication_date"),
+            )
+        )
+    return out, errors

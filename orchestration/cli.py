@@ -1,0 +1,228 @@
+"""The ``kson`` command: ``kson run``, ``kson validate FILE``, ``kson status``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _prepare_environment() -> None:
+    """Defaults that must be set before Dagster, dbt or GX are imported."""
+    os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster"))
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+
+
+def _stage(step_key: str) -> str:
+    if step_key.startswith("ingest_"):
+        return "ingest"
+    if "_gx_" in step_key:
+        return "expectations"
+    if step_key.startswith("kson_dbt_models"):
+        return "dbt build + tests"
+    if "published_marts" in step_key:
+        return "publish"
+    return step_key
+
+
+def run_pipeline() -> int:
+    """Materialize every asset in-process (the job the nightly schedule runs); print a summary."""
+    started = time.perf_counter()
+    from dagster import DagsterEventType, DagsterInstance
+
+    from orchestration.definitions import build_definitions
+    from orchestration.publishing import published_tables
+
+    defs = build_definitions()
+    warehouse = defs.resources["warehouse"]
+    loaded = time.perf_counter()
+    print(f"kson run: landing {warehouse.landing_dir}")
+    # Great Expectations takes seconds to import: do it while dbt runs in its subprocess.
+    threading.Thread(
+        target=importlib.import_module, args=("expectations.runner",), daemon=True
+    ).start()
+    instance = DagsterInstance.get()
+    log_path = warehouse.warehouse_dir / "logs" / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # dbt's own output goes to the log file (and to the run's logs in the UI), not the terminal.
+    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        result = defs.resolve_job_def("refresh_warehouse").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    finished = time.perf_counter()
+
+    stage_seconds: dict[str, float] = defaultdict(float)
+    step_start: dict[str, float] = {}
+    failed_steps: dict[str, str] = {}
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            step_start[event.step_key] = entry.timestamp
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            stage_seconds[_stage(event.step_key)] += entry.timestamp - step_start[event.step_key]
+            if event.event_type == DagsterEventType.STEP_FAILURE:
+                error = event.step_failure_data.error
+                cause = error.cause or error if error else None
+                failed_steps[event.step_key] = cause.message.strip() if cause else ""
+
+    materialized = result.get_asset_materialization_events()
+    checks = result.get_asset_check_evaluations()
+    failed_checks = [check for check in checks if not check.passed]
+    quarantined = [
+        path
+        for event in materialized
+        for path in (
+            event.materialization.metadata.get("quarantined").value
+            if "quarantined" in event.materialization.metadata
+            else []
+        )
+    ]
+    print(f"\nRun {result.run_id}: {'SUCCESS' if result.success else 'FAILED'}")
+    print(f"  assets materialized: {len(materialized)}")
+    print(f"  checks: {len(checks) - len(failed_checks)} passed, {len(failed_checks)} failed")
+    for check in failed_checks:
+        print(
+            f"    FAILED {check.asset_key.to_user_string()} / {check.check_name}: "
+            f"{check.description or ''}"
+        )
+    for step, message in failed_steps.items():
+        if "_gx_" not in step:
+            print(f"    FAILED step {step}: {message}")
+            print(f"      details: {log_path}, or the run in the UI")
+    for path in dict.fromkeys(quarantined):
+        print(f"  quarantined: {path} (report in {warehouse.file_store.quarantine_dir})")
+    print(
+        "  time per stage: "
+        + ", ".join(
+            [f"start-up {loaded - started:.1f} s"]
+            + [f"{stage} {seconds:.1f} s" for stage, seconds in stage_seconds.items()]
+            + [f"total {finished - started:.1f} s"]
+        )
+    )
+    published = published_tables(Path(warehouse.serving_db))
+    state = "published" if result.success else "NOT published; the serving file is unchanged"
+    print(f"  marts {state}: {warehouse.serving_db}")
+    for table, rows in published.items():
+        print(f"    marts.{table}: {rows} rows")
+    return 0 if result.success else 1
+
+
+def validate_file(path: Path, as_json: bool) -> int:
+    """Check one input file against its contract without loading anything."""
+    from ingest.registry import family_for
+    from ingest.validation import format_report
+
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    family = family_for(path)
+    if family is None:
+        print(f"{path.name}: not a format the platform knows", file=sys.stderr)
+        return 2
+    result = family.read(path)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "file": path.name,
+                    "source": family.name,
+                    "valid": result.ok,
+                    "rows": {table: frame.height for table, frame in result.tables.items()},
+                    "notes": result.notes,
+                    "errors": [
+                        {"place": e.place, "rule": e.rule, "expected": e.expected}
+                        for e in result.errors
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    elif result.ok:
+        rows = ", ".join(f"{table}: {frame.height} rows" for table, frame in result.tables.items())
+        print(f"File:   {path.name}\nSource: {family.name}\nResult: valid ({rows})")
+        for note in result.notes:
+            print(f"Note:   {note}")
+    else:
+        print(format_report(path, family.name, result.errors), end="")
+    return 0 if result.ok else 1
+
+
+def show_status() -> int:
+    """Last run, published marts with row counts, quarantined files."""
+    import duckdb
+    from dagster import DagsterInstance
+
+    from orchestration.publishing import published_tables
+    from orchestration.resources import WarehouseResource
+
+    warehouse = WarehouseResource.from_env()
+    runs = DagsterInstance.get().get_runs(limit=1)
+    if runs:
+        run = runs[0]
+        print(f"Last run: {run.run_id} {run.job_name} {run.status.value}")
+    else:
+        print("Last run: none")
+    serving = Path(warehouse.serving_db)
+    published = published_tables(serving)
+    if published:
+        with duckdb.connect(str(serving), read_only=True) as con:
+            [(at,)] = con.execute("SELECT published_at FROM meta.publication").fetchall()
+        print(f"Published marts ({serving}, {at:%Y-%m-%d %H:%M:%S %Z}):")
+        for table, rows in published.items():
+            print(f"  marts.{table}: {rows} rows")
+    else:
+        print(f"Published marts: none yet ({serving})")
+    try:
+        with warehouse.connect_build(read_only=True) as con:
+            quarantined = con.execute(
+                "SELECT landing_path, error_count, first_error, report_path "
+                "FROM raw.quarantine_log ORDER BY quarantined_at"
+            ).fetchall()
+    except duckdb.Error:
+        quarantined = []
+    print(f"Quarantined files: {len(quarantined)}")
+    for landing_path, count, first, report in quarantined:
+        print(f"  {landing_path}: {count} error(s), first: {first}")
+        print(f"    report: {warehouse.file_store.quarantine_dir / report}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kson", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the whole pipeline once (in-process) and summarise")
+    validate = commands.add_parser("validate", help="check one input file against its contract")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
+    commands.add_parser("status", help="last run, published marts, quarantined files")
+    args = parser.parse_args(argv)
+    _prepare_environment()
+    if args.command == "run":
+        return run_pipeline()
+    if args.command == "validate":
+        return validate_file(args.file, args.json)
+    return show_status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

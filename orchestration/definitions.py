@@ -1,0 +1,29 @@
+"""The Dagster code location: one Definitions object, assembled from the small modules."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from orchestration.assets.dbt import kson_dbt_models
+from orchestration.assets.ingest import ingest_assets
+from orchestration.assets.publish import published_marts
+from orchestration.checks import gx_checks
+from orchestration.resources import WarehouseResource, dbt_resource
+from orchestration.schedules import landing_sensor, nightly_schedule, refresh_job
+
+
+def build_definitions() -> Definitions:
+    """Definitions with resources resolved from the environment at call time (tests set it)."""
+    return Definitions(
+        assets=[*ingest_assets, kson_dbt_models, published_marts],
+        asset_checks=gx_checks,
+        jobs=[refresh_job],
+        schedules=[nightly_schedule],
+        sensors=[landing_sensor],
+        resources={"warehouse": WarehouseResource.from_env(), "dbt": dbt_resource()},
+        # One DuckDB writer at a time, and no process start-up per step.
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

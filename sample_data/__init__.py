@@ -1,0 +1,1 @@
+"""Deterministic, made-up sample data for KSON's input formats (see ``sample_data/README.md``)."""

@@ -1,0 +1,72 @@
+"""The `kson` console script, run as a user runs it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SAMPLE_DIR, make_workspace
+
+KSON = Path(sys.executable).with_name("kson")
+
+
+def kson(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([KSON, *args], capture_output=True, text=True, env=env)
+
+
+def test_validate_accepts_a_good_file_without_loading_it():
+    run = kson("validate", str(SAMPLE_DIR / "kolada" / "data_sarskilt_boende_0188_2020-2023.json"))
+    assert run.returncode == 0
+    assert "Result: valid (kolada_values: 48 rows)" in run.stdout
+
+
+def test_validate_prints_the_report_for_a_bad_file(tmp_path):
+    bad = tmp_path / "kolada" / "fetched.json"
+    bad.parent.mkdir()
+    bad.write_text(
+        '{"values": [{"kpi": "U21468", "period": 2022, "municipality": "188", '
+        '"values": [{"gender": "T", "count": 1, "value": 91}]}]}',
+        "utf-8",
+    )
+    run = kson("validate", str(bad))
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        "File:   fetched.json",
+        "Source: kolada",
+        "Result: rejected, 1 error(s)",
+        "",
+        "- values[0].municipality: malformed municipality id (expected: 4 digits or a group id G…)",
+    ]
+
+
+def test_validate_names_an_unknown_format(tmp_path):
+    other = tmp_path / "notes.txt"
+    other.write_text("hello", "utf-8")
+    run = kson("validate", str(other))
+    assert run.returncode == 2 and "not a format the platform knows" in run.stderr
+
+
+def test_run_then_status(tmp_path, monkeypatch):
+    workspace = make_workspace(tmp_path, monkeypatch, ("kolada",))
+    (workspace.landing / "kolada" / "broken.json").write_text("{not json", "utf-8")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+
+    run = kson("run", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "SUCCESS" in run.stdout
+    assert "checks: " in run.stdout and " 0 failed" in run.stdout
+    assert "quarantined: kolada/broken.json" in run.stdout
+    assert "marts.survey_results: 32 rows" in run.stdout
+    assert "time per stage:" in run.stdout and "dbt build + tests" in run.stdout
+
+    status = kson("status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "refresh_warehouse SUCCESS" in status.stdout
+    assert "marts.survey_results: 32 rows" in status.stdout
+    assert "Quarantined files: 1" in status.stdout
+    assert (
+        "kolada/broken.json: 1 error(s), first: broken.json: line 1, column 2: not valid JSON"
+        in status.stdout
+    )
+    report = next((workspace.warehouse / "quarantine" / "kolada").glob("*.errors.txt"))
+    assert "not valid JSON" in report.read_text("utf-8")

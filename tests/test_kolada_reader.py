@@ -1,0 +1,112 @@
+import json
+from pathlib import Path
+
+from conftest import SAMPLE_DIR, SHARED_DIR
+from ingest import kolada
+
+KOLADA_REFERENCE = SHARED_DIR / "reference" / "kolada"
+
+
+def write(tmp_path: Path, document: object, name: str = "response.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_reads_a_real_v3_response_with_gender_split():
+    result = kolada.read(KOLADA_REFERENCE / "example_v3_data_U21468_0188__reconstructed.json")
+    assert result.ok
+    values = result.tables["kolada_values"]
+    row = values.filter(period=2022, gender="K").row(0, named=True)
+    assert row["kpi_id"] == "U21468" and row["municipality_id"] == "0188"
+    assert row["value"] == 92.0
+    assert sorted(values["gender"].unique()) == ["K", "M", "T"]
+
+
+def test_reads_a_v2_response_the_same_way():
+    v2 = kolada.read(KOLADA_REFERENCE / "example_v2_data_U21468_0188__reconstructed.json")
+    v3 = kolada.read(KOLADA_REFERENCE / "example_v3_data_U21468_0188__reconstructed.json")
+    columns = ["kpi_id", "municipality_id", "period", "gender", "value"]
+    assert (
+        v2.tables["kolada_values"]
+        .sort(columns)
+        .select(columns)
+        .equals(v3.tables["kolada_values"].sort(columns).select(columns))
+    )
+
+
+def test_reads_kpi_metadata_keyed_on_ids():
+    result = kolada.read(
+        KOLADA_REFERENCE / "kpi_metadata_selected__v3_2026-03__from_rKolada_sysdata.json"
+    )
+    kpis = result.tables["kolada_kpis"]
+    row = kpis.filter(kpi_id="U23471").row(0, named=True)
+    assert row["is_divided_by_gender"] is True
+    assert "särskilt boende" in row["title"]
+
+
+def test_null_value_is_kept_as_null_not_zero():
+    result = kolada.read(SAMPLE_DIR / "kolada" / "data_sarskilt_boende_0188_2020-2023.json")
+    nulls = result.tables["kolada_values"].filter(period=2021)
+    assert nulls.height == 12 and nulls["value"].null_count() == 12
+    assert set(nulls["count"]) == {0}
+
+
+def test_paged_response_notes_the_next_page():
+    result = kolada.read(SAMPLE_DIR / "kolada" / "data_hemtjanst_0188_2020-2023_page1.json")
+    assert result.ok
+    assert any("page=2" in note for note in result.notes)
+
+
+def test_errors_name_the_place_and_the_rule(tmp_path):
+    path = write(
+        tmp_path,
+        {
+            "values": [
+                {
+                    "kpi": "U21468",
+                    "period": 2022,
+                    "municipality": "0188",
+                    "values": [{"gender": "T", "count": 1, "status": "", "value": 91.0}],
+                },
+                {
+                    "kpi": "21468",
+                    "period": "2022",
+                    "municipality": "0188",
+                    "values": [{"gender": "X", "count": -1, "value": "91"}],
+                },
+            ]
+        },
+    )
+    result = kolada.read(path)
+    assert not result.ok and result.tables == {}
+    places = {(e.place, e.rule) for e in result.errors}
+    assert ("values[1].kpi", "missing or malformed KPI id") in places
+    assert ("values[1].period", "missing or malformed period") in places
+    assert ("values[1].values[0].gender", "unknown gender code") in places
+    assert ("values[1].values[0].value", "value is neither a number nor null") in places
+    assert ("values[1].values[0].count", "count is not a non-negative integer") in places
+    assert all(e.file == "response.json" for e in result.errors)
+
+
+def test_truncated_json_reports_line_and_column(tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_text('{"values": [\n  {"kpi": "U21468",\n', encoding="utf-8")
+    [error] = kolada.read(path).errors
+    assert error.place.startswith("line 3")
+    assert error.rule.startswith("not valid JSON")
+
+
+def test_duplicate_cells_in_one_file_are_rejected(tmp_path):
+    cell = {"gender": "T", "count": 1, "status": "", "value": 90.0}
+    entry = {"kpi": "U21468", "period": 2022, "municipality": "0188", "values": [cell, cell]}
+    [error] = kolada.read(write(tmp_path, {"values": [entry]})).errors
+    assert error.place == "values[0].values[1]"
+    assert "appears twice" in error.rule
+
+
+def test_non_utf8_file_is_rejected(tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes('{"values": [], "note": "Norrtälje"}'.encode("cp1252"))
+    [error] = kolada.read(path).errors
+    assert error.rule == "file is not UTF-8"
