@@ -28,7 +28,7 @@ def published_marts(
         serving_db=Path(warehouse.serving_db),
         tables=tables,
         storage_version=warehouse.storage_version,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
     )
     context.log.info(f"Published {rows} to {warehouse.serving_db}")
     return MaterializeResult(
