@@ -15,7 +15,9 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: run test ui lint clean
+PROVIDER_SAMPLE := $(SAMPLE_DIR)/.providers-sample
+
+.PHONY: run test ui lint bench clean
 
 # The environment, from the lock file: uv is bootstrapped into the venv with pip.
 $(BIN)/kson: pyproject.toml uv.lock
@@ -24,7 +26,14 @@ $(BIN)/kson: pyproject.toml uv.lock
 	@UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
 	@touch $@
 
-run: $(BIN)/kson
+# The providers' sample (reports, ~1 M visits a year, follow-up) is generated, not committed:
+# deterministic, in seconds.
+$(PROVIDER_SAMPLE): sample_data/providers.py | $(BIN)/kson
+	@echo "Generating the providers' sample data for 2022-2024 into $(SAMPLE_DIR)/ (scale 1)"
+	$(BIN)/python -m sample_data.providers --out $(SAMPLE_DIR) --scale 1
+	@touch $@
+
+run: $(BIN)/kson $(PROVIDER_SAMPLE)
 	KSON_LANDING_DIR=$${KSON_LANDING_DIR:-$(SAMPLE_DIR)} $(BIN)/kson run
 
 test: $(BIN)/kson lint
@@ -34,10 +43,16 @@ lint: $(BIN)/kson
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-ui: $(BIN)/kson
+# Benchmark of the visit path at 1x and 10x Norrtälje scale (prints figures; not a test).
+bench: $(BIN)/kson
+	$(BIN)/python -m benchmarks.visit_path --scales 1 10
+
+ui: $(BIN)/kson $(PROVIDER_SAMPLE)
 	KSON_LANDING_DIR=$${KSON_LANDING_DIR:-$(SAMPLE_DIR)} \
 		$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $(UI_PORT)
 
 clean:
+	rm -rf $(SAMPLE_DIR)/provider_reports $(SAMPLE_DIR)/visit_logs $(SAMPLE_DIR)/contract_followup \
+		$(SAMPLE_DIR)/action_plans $(PROVIDER_SAMPLE)
 	rm -rf warehouse/*.duckdb warehouse/*.wal warehouse/archive warehouse/quarantine \
 		warehouse/logs dbt_project/target dbt_project/logs

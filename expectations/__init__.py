@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from expectations import survey_results
+from expectations import action_plans, contract_followup, provider_month, survey_results
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -26,7 +26,8 @@ class MartSuite:
 
 
 SUITES: dict[str, MartSuite] = {
-    "survey_results": MartSuite(
-        survey_results.__doc__ or "", survey_results.suite, survey_results.KEY_COLUMNS
-    ),
+    module.__name__.rsplit(".", 1)[-1]: MartSuite(
+        module.__doc__ or "", module.suite, module.KEY_COLUMNS
+    )
+    for module in (survey_results, provider_month, contract_followup, action_plans)
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import duckdb
 import polars as pl
 
 from ingest.registry import SourceFamily
-from ingest.validation import format_report
+from ingest.validation import ReadResult, SqlScan, ValidationError, format_report
 
 RAW_SCHEMA = "raw"
 
@@ -94,61 +95,109 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, family: SourceFamily) -> N
 def load_family(
     con: duckdb.DuckDBPyConnection, family: SourceFamily, store: FileStore
 ) -> LoadOutcome:
-    """Load every new file of ``family`` from the landing folder into the raw layer."""
+    """Load every new file of ``family`` from the landing folder into the raw layer.
+
+    A new file is first copied out of the landing folder; the copy is hashed, validated and
+    loaded, so what is recorded is exactly what was checked even if the sender overwrites the
+    landing file meanwhile.
+    """
     ensure_raw_tables(con, family)
     outcome = LoadOutcome(source=family.name)
     for path in family.landing_files(store.landing_dir):
         landing_path = path.relative_to(store.landing_dir).as_posix()
-        sha = sha256_of(path)
-        if con.execute(f"SELECT 1 FROM {RAW_SCHEMA}.load_log WHERE sha256 = ?", [sha]).fetchall():
+        if _is_loaded(con, sha256_of(path)):
             outcome.skipped.append(landing_path)
             continue
-        result = family.read(path)
-        if not result.ok:
-            report = format_report(path, family.name, result.errors)
-            _quarantine(con, family, store, path, landing_path, sha, report, result.errors)
-            outcome.quarantined.append((landing_path, report))
-            continue
-        archive_path = _archive(store, family, path, sha)
-        rows = result.row_count
-        con.begin()
-        try:
-            [(file_id,)] = con.execute(f"SELECT nextval('{RAW_SCHEMA}.file_id_seq')").fetchall()
-            for table, frame in result.tables.items():
-                con.register("incoming", frame)
-                con.execute(
-                    f"INSERT INTO {RAW_SCHEMA}.{table} BY NAME "
-                    f"SELECT CAST({file_id} AS BIGINT) AS file_id, * FROM incoming"
-                )
-                con.unregister("incoming")
-            con.execute(
-                f"INSERT INTO {RAW_SCHEMA}.load_log VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?)",
-                [
-                    file_id,
-                    family.name,
-                    path.name,
-                    landing_path,
-                    sha,
-                    path.stat().st_size,
-                    rows,
-                    archive_path.relative_to(store.archive_dir).as_posix(),
-                ],
+        with tempfile.TemporaryDirectory(dir=_incoming_dir(store)) as incoming:
+            snapshot = Path(incoming) / path.name  # readers check the file's name
+            shutil.copyfile(path, snapshot)
+            sha = sha256_of(snapshot)
+            if _is_loaded(con, sha):
+                outcome.skipped.append(landing_path)
+                continue
+            result = family.read(snapshot)
+            if not result.ok:
+                report = format_report(path, family.name, result.errors)
+                _quarantine(con, family, store, snapshot, landing_path, sha, report, result.errors)
+                outcome.quarantined.append((landing_path, report))
+                continue
+            archived = _archive(store, family, snapshot, sha)
+            _insert(
+                con,
+                family,
+                result,
+                archived,
+                landing_path,
+                sha,
+                archived.relative_to(store.archive_dir).as_posix(),
             )
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        outcome.accepted.append((landing_path, rows))
+        outcome.accepted.append((landing_path, result.row_count))
     return outcome
 
 
-def _archive(store: FileStore, family: SourceFamily, path: Path, sha: str) -> Path:
-    target = store.archive_dir / family.name / f"{sha}{''.join(path.suffixes)}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        shutil.copyfile(path, partial)
-        partial.replace(target)
+def _is_loaded(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
+    query = f"SELECT 1 FROM {RAW_SCHEMA}.load_log WHERE sha256 = ?"
+    return bool(con.execute(query, [sha]).fetchall())
+
+
+def _incoming_dir(store: FileStore) -> Path:
+    folder = store.archive_dir / ".incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    family: SourceFamily,
+    result: ReadResult,
+    archived: Path,
+    landing_path: str,
+    sha: str,
+    archive_path: str,
+) -> None:
+    """The file's rows and its load-log row, in one transaction: all or nothing."""
+    con.begin()
+    try:
+        [(file_id,)] = con.execute(f"SELECT nextval('{RAW_SCHEMA}.file_id_seq')").fetchall()
+        for table, content in result.tables.items():
+            if isinstance(content, SqlScan):
+                source = f"({content.query(archived)})"
+            else:
+                con.register("incoming", content)
+                source = "incoming"
+            con.execute(
+                f"INSERT INTO {RAW_SCHEMA}.{table} BY NAME "
+                f"SELECT CAST({file_id} AS BIGINT) AS file_id, * FROM {source}"
+            )
+            if not isinstance(content, SqlScan):
+                con.unregister("incoming")
+        con.execute(
+            f"INSERT INTO {RAW_SCHEMA}.load_log VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?)",
+            [
+                file_id,
+                family.name,
+                Path(landing_path).name,
+                landing_path,
+                sha,
+                archived.stat().st_size,
+                result.row_count,
+                archive_path,
+            ],
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _archive(store: FileStore, family: SourceFamily, snapshot: Path, sha: str) -> Path:
+    """Keep the validated copy under its content hash (moved, not copied again)."""
+    target = store.archive_dir / family.name / f"{sha}{''.join(snapshot.suffixes)}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        return target
+    shutil.copyfile(snapshot, target.with_name(target.name + ".partial"))
+    target.with_name(target.name + ".partial").replace(target)
     return target
 
 
@@ -160,12 +209,19 @@ def _quarantine(
     landing_path: str,
     sha: str,
     report: str,
-    errors: list,
+    errors: list[ValidationError],
 ) -> None:
     folder = store.quarantine_dir / family.name
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / f"{sha[:12]}_{path.name}"
-    shutil.copyfile(path, copy)
+    if any(error.personal_data for error in errors):
+        # Personal data must not reach the warehouse, its quarantine included.
+        report += (
+            "\nThe file holds personal data: it was not copied into quarantine. "
+            "Correct it where it was sent from.\n"
+        )
+    else:
+        shutil.copyfile(path, copy)
     report_path = copy.with_name(copy.name + ".errors.txt")
     report_path.write_text(report, encoding="utf-8")
     con.execute(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import kolada
+from ingest import contract_followup, kolada, provider_reports, visit_logs
 from ingest.validation import ReadResult
 
 
@@ -40,6 +40,38 @@ FAMILIES: dict[str, SourceFamily] = {
             accepts=kolada.accepts,
             tables=kolada.TABLE_SCHEMAS,
             patterns=("*.json",),
+        ),
+        SourceFamily(
+            name=provider_reports.SOURCE,
+            title="Providers' monthly reports (Excel template or Swedish Excel CSV)",
+            read=provider_reports.read,
+            accepts=provider_reports.accepts,
+            tables=provider_reports.TABLE_SCHEMAS,
+            patterns=("*.xlsx", "*.csv"),
+        ),
+        SourceFamily(
+            name=visit_logs.SOURCE,
+            title="Home-care visit logs from the providers' time-tracking systems",
+            read=visit_logs.read,
+            accepts=visit_logs.accepts,
+            tables=visit_logs.TABLE_SCHEMAS,
+            patterns=("*.csv",),
+        ),
+        SourceFamily(
+            name=contract_followup.FOLLOWUP_SOURCE,
+            title="Annual contract follow-up (årlig avtalsuppföljning)",
+            read=contract_followup.read_followup,
+            accepts=contract_followup.accepts_followup,
+            tables=contract_followup.FOLLOWUP_SCHEMAS,
+            patterns=("*.csv",),
+        ),
+        SourceFamily(
+            name=contract_followup.PLANS_SOURCE,
+            title="Action plans (åtgärdsplaner) and their status history",
+            read=contract_followup.read_plans,
+            accepts=contract_followup.accepts_plans,
+            tables=contract_followup.PLANS_SCHEMAS,
+            patterns=("*.csv",),
         ),
     )
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,28 +16,43 @@ class ValidationError:
     ``place`` says where, in the terms of the format: ``line 12``, ``sheet Rapport, row 9,
     column E`` or a JSON path such as ``values[3].values[0].gender``. ``expected`` says what a
     valid value looks like. Never put the offending value itself here when it may be personal
-    data.
+    data. ``personal_data`` marks an error that found personal data in the file: such a file
+    is not copied into quarantine (only its report is).
     """
 
     file: str
     place: str
     rule: str
     expected: str | None = None
+    personal_data: bool = False
 
     def __str__(self) -> str:
         text = f"{self.file}: {self.place}: {self.rule}"
         return f"{text} (expected: {self.expected})" if self.expected else text
 
 
-@dataclass
-class ReadResult:
-    """A reader's answer: one polars frame per raw table, or the errors that reject the file.
+@dataclass(frozen=True)
+class SqlScan:
+    """A table that DuckDB loads straight from the file, for inputs too large for memory.
 
-    A file is accepted whole or not at all: when ``errors`` is non-empty, ``tables`` must not
-    be loaded.
+    ``query(path)`` gives a self-contained DuckDB ``SELECT`` over the file at ``path``
+    (typically ``read_csv(...)`` with explicit column types) whose columns match the raw table;
+    the loader runs it on the archived copy of the validated file.
     """
 
-    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    query: Callable[[Path], str]
+    rows: int
+
+
+@dataclass
+class ReadResult:
+    """A reader's answer: the raw tables' contents, or the errors that reject the file.
+
+    Each table is a polars frame or, for large files, a :class:`SqlScan`. A file is accepted
+    whole or not at all: when ``errors`` is non-empty, ``tables`` must not be loaded.
+    """
+
+    tables: dict[str, pl.DataFrame | SqlScan] = field(default_factory=dict)
     errors: list[ValidationError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -46,7 +62,14 @@ class ReadResult:
 
     @property
     def row_count(self) -> int:
-        return sum(frame.height for frame in self.tables.values())
+        return sum(_rows(table) for table in self.tables.values())
+
+    def rows_per_table(self) -> dict[str, int]:
+        return {name: _rows(table) for name, table in self.tables.items()}
+
+
+def _rows(table: pl.DataFrame | SqlScan) -> int:
+    return table.rows if isinstance(table, SqlScan) else table.height
 
 
 def format_report(path: Path, source: str, errors: list[ValidationError], limit: int = 200) -> str:

@@ -146,7 +146,7 @@ def validate_file(path: Path, as_json: bool) -> int:
                     "file": path.name,
                     "source": family.name,
                     "valid": result.ok,
-                    "rows": {table: frame.height for table, frame in result.tables.items()},
+                    "rows": result.rows_per_table(),
                     "notes": result.notes,
                     "errors": [
                         {"place": e.place, "rule": e.rule, "expected": e.expected}
@@ -158,7 +158,7 @@ def validate_file(path: Path, as_json: bool) -> int:
             )
         )
     elif result.ok:
-        rows = ", ".join(f"{table}: {frame.height} rows" for table, frame in result.tables.items())
+        rows = ", ".join(f"{table}: {n} rows" for table, n in result.rows_per_table().items())
         print(f"File:   {path.name}\nSource: {family.name}\nResult: valid ({rows})")
         for note in result.notes:
             print(f"Note:   {note}")

@@ -29,17 +29,38 @@ class Workspace:
         return self.warehouse / "kson_build.duckdb"
 
 
+PROVIDER_SOURCES = ("provider_reports", "visit_logs", "contract_followup", "action_plans")
+TEST_SCALE = 0.01  # small, and still reproduces the calibrated figures of seed 004
+
+
 def make_workspace(
-    root: Path, monkeypatch: pytest.MonkeyPatch, sources: tuple[str, ...]
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sources: tuple[str, ...],
+    provider_sample: Path | None = None,
 ) -> Workspace:
+    """A landing folder with the given sources (Kolada from data/sample, provider families
+    from ``provider_sample``) and an empty warehouse; the environment points at both."""
     landing = root / "landing"
     for source in sources:
-        shutil.copytree(SAMPLE_DIR / source, landing / source)
+        origin = provider_sample if source in PROVIDER_SOURCES else SAMPLE_DIR
+        assert origin is not None, f"{source} needs the provider_sample fixture"
+        shutil.copytree(origin / source, landing / source)
     workspace = Workspace(landing=landing, warehouse=root / "warehouse")
     monkeypatch.setenv("KSON_LANDING_DIR", str(landing))
     monkeypatch.setenv("KSON_WAREHOUSE", str(workspace.serving_db))
     monkeypatch.delenv("KSON_BUILD_DB", raising=False)
     return workspace
+
+
+@pytest.fixture(scope="session")
+def provider_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Provider sample data for 2022-2024 at the test scale, generated once per session."""
+    from sample_data.providers import generate
+
+    out = tmp_path_factory.mktemp("provider_sample")
+    generate(out, scale=TEST_SCALE)
+    return out
 
 
 @pytest.fixture

@@ -105,7 +105,8 @@ def test_serving_file_documents_its_columns_and_publication(published):
             "SELECT comment FROM duckdb_columns() WHERE table_name = 'survey_results' "
             "AND column_name = 'is_suppressed'"
         ).fetchall()
-    assert run_id == result.run_id and tables == ["survey_results"]
+    assert run_id == result.run_id
+    assert tables == ["action_plans", "contract_followup", "provider_month", "survey_results"]
     assert comment == "True when no total share is published for this cell."
 
 

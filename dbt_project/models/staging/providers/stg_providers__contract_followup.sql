@@ -1,0 +1,10 @@
+select
+    file_id,
+    contract_year,
+    area_code,
+    provider_org_nr,
+    assessment,
+    nullif(trim(remark), '') as remark,
+    hsl_deep_followup,
+    source_line
+from {{ source('raw', 'contract_followup') }}

@@ -1,0 +1,20 @@
+select
+    file_id,
+    org_nr as provider_org_nr,
+    provider_name as reported_provider_name,
+    area_code,
+    cast(strptime(period || '-01', '%Y-%m-%d') as date) as report_month,
+    report_version,
+    unit_id,
+    unit_name,
+    users,
+    granted_hours,
+    performed_hours,
+    users_with_care_plan,
+    staff_continuity,
+    incidents_falls,
+    incidents_medication,
+    incidents_other,
+    unexecuted_decisions,
+    source_row
+from {{ source('raw', 'provider_reports') }}

@@ -1,0 +1,909 @@
+"""Care providers' monthly reports (*månadsrapporter*) → the raw table ``provider_reports``.
+
+One landing file is one provider × contract area × month: an ``.xlsx`` filled in from KSON's
+template (sheet ``Rapport``) or a CSV exported from Swedish Excel (``;``, decimal comma, UTF-8
+with or without BOM, or Windows-1252). Both are read into the same grid of text cells (row =
+sheet row or CSV line, column = sheet column or field), then validated with polars expressions
+against ``docs/contracts/provider_monthly_report.md``. A file is accepted whole or not at all;
+every error names the file, the place (sheet, row, column in the provider's terms) and the rule,
+never the offending value when it may be personal data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+from stdnum.se import orgnr as stdnum_orgnr
+
+from ingest import reference
+from ingest.pii import find_personnummer
+from ingest.validation import ReadResult, ValidationError
+
+SOURCE = "provider_reports"
+TABLE = "provider_reports"
+
+SCHEMA = pl.Schema(
+    {
+        "org_nr": pl.String,
+        "provider_name": pl.String,
+        "area_code": pl.String,
+        "period": pl.String,
+        "report_version": pl.Int32,
+        "unit_id": pl.String,
+        "unit_name": pl.String,
+        "users": pl.Int32,
+        "granted_hours": pl.Decimal(12, 2),
+        "performed_hours": pl.Decimal(12, 2),
+        "users_with_care_plan": pl.Int32,
+        "staff_continuity": pl.Decimal(6, 2),
+        "incidents_falls": pl.Int32,
+        "incidents_medication": pl.Int32,
+        "incidents_other": pl.Int32,
+        "unexecuted_decisions": pl.Int32,
+        "source_row": pl.Int32,
+    }
+)
+TABLE_SCHEMAS = {TABLE: SCHEMA}
+
+SHEET = "Rapport"
+HOME_CARE_AREA = "HTJ"
+MAX_ERRORS_PER_RULE = 20
+PERFORMED_FACTOR_NUM, PERFORMED_FACTOR_DEN = 3, 2  # performed ≤ 1.5 × granted
+
+FILE_NAME = re.compile(
+    r"^(\d{10})_([A-Z0-9]{2,8})_(\d{4}-(?:0[1-9]|1[0-2]))(?:_v([2-9]|[1-9]\d+))?\.(?i:xlsx|csv)$"
+)
+FILE_NAME_FORM = (
+    "<org nr, 10 digits>_<area code>_<YYYY-MM>[_v<N>].xlsx or .csv, N ≥ 2, "
+    "e.g. 5567289045_HTJ_2023-03.xlsx or 5567289045_HTJ_2023-03_v2.xlsx"
+)
+ORG_NR = re.compile(r"^(\d{6})-?(\d{4})$")
+PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+UNIT_ID = r"^E\d{5}$"
+CANDIDATE_DIGITS = r"\d{6}(?:\d{2})?[-+]?\d{4}"  # as ingest.pii extracts them
+NUMBER = r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$"
+
+# Header block: matched label (trimmed, case-folded) → (field, label as the template writes it)
+HEADER_FIELDS: dict[str, tuple[str, str]] = {
+    "organisationsnummer": ("org_nr", "Organisationsnummer"),
+    "vårdgivare": ("provider_name", "Vårdgivare"),
+    "avtalsområde": ("area_code", "Avtalsområde"),
+    "period": ("period", "Period"),
+}
+
+
+@dataclass(frozen=True)
+class _Column:
+    label: str  # the Swedish header, as in the template
+    field: str
+    kind: str  # "unit_id", "text", "int", "hours" or "continuity"
+    home_care_only: bool = False
+
+
+COLUMNS: tuple[_Column, ...] = (
+    _Column("Enhets-id", "unit_id", "unit_id"),
+    _Column("Enhetsnamn", "unit_name", "text"),
+    _Column("Antal brukare", "users", "int"),
+    _Column("Beviljade timmar", "granted_hours", "hours", home_care_only=True),
+    _Column("Utförda timmar", "performed_hours", "hours", home_care_only=True),
+    _Column("Brukare med aktuell genomförandeplan", "users_with_care_plan", "int"),
+    _Column("Personalkontinuitet", "staff_continuity", "continuity", home_care_only=True),
+    _Column("Avvikelser fall", "incidents_falls", "int"),
+    _Column("Avvikelser läkemedel", "incidents_medication", "int"),
+    _Column("Avvikelser övriga", "incidents_other", "int"),
+    _Column("Ej verkställda beslut", "unexecuted_decisions", "int"),
+)
+COLUMN_BY_KEY = {" ".join(c.label.split()).casefold(): c for c in COLUMNS}
+COLUMN_BY_FIELD = {c.field: c for c in COLUMNS}
+UNIT_ID_KEY = "enhets-id"
+
+# Per numeric kind: the expected form, the largest value the raw column holds.
+EXPECTED = {
+    "int": "a whole number ≥ 0",
+    "hours": "a number ≥ 0 with at most 2 decimals",
+    "continuity": "a number ≥ 0 with at most 2 decimals",
+}
+MAXIMUM = {"int": 2_147_483_647, "hours": 9_999_999_999.99, "continuity": 9_999.99}
+MAXIMUM_TEXT = {"int": "≤ 2147483647", "hours": "≤ 9999999999.99", "continuity": "≤ 9999.99"}
+
+RULE_PII = "personal identity number (personnummer) in a cell — remove it; the file is rejected"
+EXPECTED_PII = "no personal identity numbers: the report holds aggregates only"
+RULE_EMPTY = "empty cell in a required column"
+RULE_NOT_NUMBER = "not a number"
+RULE_NEGATIVE = "negative number"
+RULE_NOT_WHOLE = "not a whole number"
+RULE_DECIMALS = "more than 2 decimals"
+RULE_TOO_LARGE = "number too large"
+RULE_HTJ_ONLY = "value in a home-care (HTJ) column in a report for another area"
+RULE_CARE_PLAN = "users with a current care plan exceed the number of users"
+RULE_PERFORMED = "performed hours exceed 1.5 × granted hours"
+RULE_UNIT_ID = "malformed unit id"
+RULE_UNIT_ID_DUPLICATE = "unit id appears more than once in the file"
+RULE_UNIT_NAME = "unit name longer than 100 characters"
+RULE_CHECK_DIGIT = "organisation number with a wrong check digit"
+
+
+def accepts(path: Path) -> bool:
+    """Whether ``path`` looks like a provider report: any ``.xlsx``, or a ``.csv`` whose first
+    line starts with ``Organisationsnummer`` (used by ``kson validate``)."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return True
+    if suffix != ".csv":
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(256)
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    text = head.decode("utf-8", errors="replace").lstrip(' "')
+    return text.casefold().startswith("organisationsnummer")
+
+
+def read(path: Path, today: date | None = None) -> ReadResult:
+    """Parse and validate one monthly report (``.xlsx`` or ``.csv``).
+
+    ``today`` is the load date (default: today); a period after its month is rejected.
+    Returns the unit rows as table ``provider_reports``, or only the errors (all of them, at
+    most ``MAX_ERRORS_PER_RULE`` listed per rule) when any rule of the contract is broken.
+    """
+    today = today or date.today()
+    errors = _Errors(path.name)
+    named = _check_file_name(path.name, errors)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        grid = _load_xlsx(path, errors)
+    elif suffix == ".csv":
+        grid = _load_csv(path, errors)
+    else:
+        errors.add("file name", "not an .xlsx or .csv file", FILE_NAME_FORM)
+        grid = None
+    if grid is None:
+        return ReadResult(errors=errors.finish("file"))
+
+    result = ReadResult()
+    hits = _scan_personnummer(grid)
+    grid.cells = _mask(grid.cells, hits)
+    if not grid.separated:
+        errors.add("line 1", "fields are not separated by ';'", "';' as the field separator")
+    layout = _find_layout(grid, errors) if grid.separated else _Layout()
+    for row, col in sorted(hits):
+        errors.add(grid.cell_place(row, col, layout.name_of(row, col)), RULE_PII, EXPECTED_PII)
+    if not grid.separated:
+        return ReadResult(errors=errors.finish(grid.where))
+
+    header = _check_header(grid, layout, hits, errors, today)
+    if named is not None:
+        _check_name_agrees(named, header, errors)
+    table = _check_table(grid, layout, hits, header, errors, result.notes)
+
+    if errors or table is None or named is None:
+        return ReadResult(errors=errors.finish(grid.where), notes=result.notes)
+    result.tables[TABLE] = table.select(
+        pl.lit(header.org_nr, pl.String).alias("org_nr"),
+        pl.lit(header.provider_name, pl.String).alias("provider_name"),
+        pl.lit(header.area_code, pl.String).alias("area_code"),
+        pl.lit(header.period, pl.String).alias("period"),
+        pl.lit(named.version, pl.Int32).alias("report_version"),
+        *[pl.col(name) for name in list(SCHEMA)[5:-1]],
+        pl.col("__line").alias("source_row"),
+    ).cast(dict(SCHEMA))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+class _Errors:
+    """Collects a file's errors, listing at most ``MAX_ERRORS_PER_RULE`` per rule and counting
+    the rest."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.items: list[ValidationError] = []
+        self.counts: dict[str, int] = {}
+        self.expected: dict[str, str | None] = {}
+
+    def add(self, place: str, rule: str, expected: str | None = None) -> None:
+        self.counts[rule] = self.counts.get(rule, 0) + 1
+        if self.counts[rule] <= MAX_ERRORS_PER_RULE:
+            self.items.append(
+                ValidationError(self.file, place, rule, expected, personal_data=rule == RULE_PII)
+            )
+        else:
+            self.expected.setdefault(rule, expected)
+
+    def more(self, rule: str, count: int, expected: str | None = None) -> None:
+        """Count ``count`` further errors of ``rule`` that are not listed."""
+        self.counts[rule] = self.counts.get(rule, 0) + count
+        self.expected.setdefault(rule, expected)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def finish(self, where: str) -> list[ValidationError]:
+        """The listed errors, then one line per rule saying how many more there are."""
+        more = [
+            ValidationError(
+                self.file,
+                where,
+                f"{rule} — {count - MAX_ERRORS_PER_RULE} more not listed",
+                self.expected.get(rule),
+            )
+            for rule, count in self.counts.items()
+            if count > MAX_ERRORS_PER_RULE
+        ]
+        return self.items + more
+
+
+# --------------------------------------------------------------------------------------------
+# File name
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Named:
+    org_digits: str
+    area_code: str
+    period: str
+    version: int
+
+
+def _check_file_name(name: str, errors: _Errors) -> _Named | None:
+    match = FILE_NAME.match(name)
+    if match is None:
+        errors.add("file name", "file name does not follow the naming rule", FILE_NAME_FORM)
+        return None
+    org, area, period, version = match.groups()
+    return _Named(org, area, period, int(version) if version else 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading: both formats become a grid of trimmed text cells, null for empty
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Grid:
+    """The cells of sheet ``Rapport`` or of the CSV: columns ``c0``, ``c1``, … (sheet column
+    A, B, … or CSV field 1, 2, …) as trimmed strings (null when empty), and ``__line``, the
+    sheet row or CSV line of each row (1-based)."""
+
+    cells: pl.DataFrame
+    is_xlsx: bool
+    separated: bool = True  # CSV: whether any line has a ';'
+
+    @property
+    def columns(self) -> list[str]:
+        return [name for name in self.cells.columns if name != "__line"]
+
+    @property
+    def where(self) -> str:
+        return f"sheet {SHEET}" if self.is_xlsx else "file"
+
+    def line(self, row: int) -> int:
+        return int(self.cells["__line"][row])
+
+    def row_place(self, line: int, name: str | None = None) -> str:
+        unit = f"sheet {SHEET}, row" if self.is_xlsx else "line"
+        return f"{unit} {line}" + (f" ({name})" if name else "")
+
+    def column_place(self, line: int, col: int, name: str | None = None) -> str:
+        column = _column_letter(col) if self.is_xlsx else str(col + 1)
+        return f"{self.row_place(line)}, column {column}" + (f" ({name})" if name else "")
+
+    def cell_place(self, row: int, col: int, name: str | None = None) -> str:
+        return self.column_place(self.line(row), col, name)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _normalise(frame: pl.DataFrame, lines: pl.Expr) -> pl.DataFrame:
+    """Trim every cell; an empty or blank cell becomes null."""
+    trimmed = {name: pl.col(name).str.strip_chars() for name in frame.columns}
+    return frame.select(
+        *[pl.when(cell != "").then(cell).alias(name) for name, cell in trimmed.items()],
+        lines.cast(pl.Int32).alias("__line"),
+    )
+
+
+def _load_xlsx(path: Path, errors: _Errors) -> _Grid | None:
+    try:
+        workbook = fastexcel.read_excel(str(path))
+    except Exception:  # noqa: BLE001 - any failure to open means: not a readable workbook
+        errors.add("file", "not a readable .xlsx workbook", "an .xlsx file saved from Excel")
+        return None
+    if SHEET not in workbook.sheet_names:
+        errors.add(
+            "file", f"no sheet named {SHEET}", f"the report on a sheet named exactly '{SHEET}'"
+        )
+        return None
+    try:
+        sheet = workbook.load_sheet(SHEET, header_row=None, skip_rows=0, dtypes="string")
+        raw = sheet.to_polars()
+        positions = [info.absolute_index for info in sheet.selected_columns]
+    except Exception:  # noqa: BLE001 - calamine found no cells at all
+        raw, positions = pl.DataFrame(), []
+    if raw.height == 0 or not positions:
+        errors.add(f"sheet {SHEET}", f"sheet {SHEET} is empty", "the filled-in template")
+        return None
+    # fastexcel drops leading empty columns; put them back so that c<i> is column i.
+    by_position = dict(zip(positions, raw.columns, strict=True))
+    frame = raw.select(
+        (
+            pl.col(by_position[i]).cast(pl.String) if i in by_position else pl.lit(None, pl.String)
+        ).alias(f"c{i}")
+        for i in range(max(max(positions) + 1, 2))
+    )
+    return _Grid(_normalise(frame, pl.int_range(1, pl.len() + 1)), is_xlsx=True)
+
+
+def _line_at(data: bytes, offset: int) -> str:
+    """The line (1-based) holding byte ``offset``."""
+    return "line " + str(data.count(b"\n", 0, offset) + 1)
+
+
+def _decode(data: bytes, errors: _Errors) -> str | None:
+    """BOM → UTF-8; else strict UTF-8; else Windows-1252 (the contract's rule)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as error:
+            errors.add(
+                _line_at(data, error.start + 3),
+                "the file starts with a UTF-8 byte order mark but is not valid UTF-8",
+                "UTF-8 (Excel's 'CSV UTF-8') or Windows-1252",
+            )
+            return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        errors.add(
+            "file", "the file is UTF-16 (Excel's 'Unicode text')", "UTF-8 or Windows-1252 CSV"
+        )
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as error:
+        errors.add(
+            _line_at(data, error.start),
+            "the file is neither UTF-8 nor Windows-1252",
+            "UTF-8 (Excel's 'CSV UTF-8') or Windows-1252 (Excel's 'CSV (semikolonavgränsad)')",
+        )
+        return None
+
+
+def _load_csv(path: Path, errors: _Errors) -> _Grid | None:
+    text = _decode(path.read_bytes(), errors)
+    if text is None:
+        return None
+    if not text.strip(" \t\r\n;"):
+        errors.add("file", "the file is empty", "the filled-in template exported as CSV")
+        return None
+    width = max(line.count(";") for line in text.splitlines()) + 1
+    frame = None
+    # A quoted field may hold line breaks, so a record can have more fields than any line.
+    for columns in (max(width, 2), text.count(";") + 2):
+        try:
+            frame = pl.read_csv(
+                text.encode("utf-8"),
+                separator=";",
+                has_header=False,
+                schema={f"c{i}": pl.String for i in range(columns)},
+                missing_columns="insert",
+                quote_char='"',
+            )
+            break
+        except pl.exceptions.PolarsError:
+            continue
+    if frame is None:
+        errors.add("file", "not a readable CSV file", "';'-separated lines as Excel exports them")
+        return None
+    # Line number of each record: 1 + records before it + line breaks inside earlier records.
+    breaks = pl.sum_horizontal(
+        pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in frame.columns
+    )
+    line = pl.int_range(1, pl.len() + 1) + breaks.cum_sum().shift(1, fill_value=0)
+    return _Grid(_normalise(frame, line), is_xlsx=False, separated=width > 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Personal identity numbers
+# --------------------------------------------------------------------------------------------
+def _scan_personnummer(grid: _Grid) -> set[tuple[int, int]]:
+    """(row index, column index) of every cell of the grid holding a personal identity number.
+
+    One pass finds the columns with a candidate (10 or 12 digits, maybe with a separator);
+    ``ingest.pii`` then checks those columns only.
+    """
+    has_candidate = grid.cells.select(
+        pl.col(grid.columns).str.contains(CANDIDATE_DIGITS).any()
+    ).row(0)
+    columns = [name for name, flag in zip(grid.columns, has_candidate, strict=True) if flag]
+    if not columns:
+        return set()
+    return {(row, int(name[1:])) for row, name in find_personnummer(grid.cells, columns)}
+
+
+def _mask(cells: pl.DataFrame, hits: set[tuple[int, int]]) -> pl.DataFrame:
+    """The grid with the cells holding a personal identity number emptied, so that no value of
+    theirs reaches an error message or a table (their checks are skipped, see ``hits``)."""
+    rows_by_column: dict[str, list[int]] = {}
+    for row, col in hits:
+        rows_by_column.setdefault(f"c{col}", []).append(row)
+    return cells.with_columns(
+        pl.when(pl.int_range(pl.len()).is_in(rows)).then(None).otherwise(pl.col(name)).alias(name)
+        for name, rows in rows_by_column.items()
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Layout: header block, table header, unit rows
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Layout:
+    header_rows: range = range(0)
+    labels: dict[int, str] = field(default_factory=dict)  # header row → known label
+    table_header: int | None = None
+    unit_rows: range = range(0)
+    columns: dict[int, _Column] = field(default_factory=dict)  # column index → known column
+
+    def name_of(self, row: int, col: int) -> str | None:
+        """The header-field or column name of a cell, when it has one."""
+        if row in self.header_rows:
+            return self.labels.get(row) if col == 1 else None
+        in_table = row == self.table_header or row in self.unit_rows
+        return self.columns[col].label if in_table and col in self.columns else None
+
+
+def _key(text: str | None) -> str:
+    """A label or column header as matched: whitespace collapsed, NFC, case-folded."""
+    if text is None:
+        return ""
+    return unicodedata.normalize("NFC", " ".join(text.split())).casefold()
+
+
+def _find_layout(grid: _Grid, errors: _Errors) -> _Layout:
+    """Rows: [empty rows] header block, empty row(s), table header, unit rows, empty row."""
+    cells = grid.cells.select(grid.columns)
+    flags = cells.select(
+        pl.all_horizontal(pl.all().is_null()).alias("empty"),
+        pl.any_horizontal(pl.all().str.to_lowercase() == UNIT_ID_KEY)
+        .fill_null(False)
+        .alias("table_header"),
+    )
+    empty = flags["empty"].to_list()
+    looks_like_table_header = flags["table_header"].to_list()
+    n = len(empty)
+    layout = _Layout()
+    start = next((i for i in range(n) if not empty[i]), n)
+    if start == n:
+        errors.add(grid.where, "no content", "the filled-in template")
+        return layout
+    end = start
+    while end < n and not empty[end] and not looks_like_table_header[end]:
+        end += 1
+    layout.header_rows = range(start, end)
+    for row in layout.header_rows:
+        known = HEADER_FIELDS.get(_key(grid.cells["c0"][row]))
+        if known is not None:
+            layout.labels[row] = known[1]
+    table_header = next((i for i in range(end, n) if not empty[i]), None)
+    if table_header is None:
+        errors.add(
+            grid.where,
+            "no table header after the header block",
+            "a row with the column headers (Enhets-id, Enhetsnamn, …) after an empty row",
+        )
+        return layout
+    layout.table_header = table_header
+    stop = next((i for i in range(table_header + 1, n) if empty[i]), n)
+    layout.unit_rows = range(table_header + 1, stop)
+    line = grid.line(table_header)
+    seen: dict[str, int] = {}
+    for col, text in enumerate(grid.cells.row(table_header)[: len(grid.columns)]):
+        column = COLUMN_BY_KEY.get(_key(text))
+        if column is None:
+            continue
+        if column.field in seen:
+            errors.add(
+                grid.column_place(line, col, column.label),
+                "column appears twice in the table header",
+                "each of the 11 columns once",
+            )
+            continue
+        seen[column.field] = col
+        layout.columns[col] = column
+    for column in COLUMNS:
+        if column.field not in seen:
+            errors.add(
+                grid.row_place(line, "table header"),
+                f"missing column {column.label}",
+                f"a column headed '{column.label}'",
+            )
+    return layout
+
+
+# --------------------------------------------------------------------------------------------
+# Header block
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Header:
+    org_nr: str | None = None  # NNNNNN-NNNN, valid
+    org_digits: str | None = None  # 10 digits, well-formed (check digit not yet checked)
+    provider_name: str | None = None
+    area_code: str | None = None  # known, upper case
+    area_known: bool = False
+    period: str | None = None  # YYYY-MM, valid month
+
+
+def _check_header(
+    grid: _Grid, layout: _Layout, hits: set[tuple[int, int]], errors: _Errors, today: date
+) -> _Header:
+    header = _Header()
+    found: dict[str, tuple[int, str | None]] = {}  # field → (row, value)
+    for row in layout.header_rows:
+        known = HEADER_FIELDS.get(_key(grid.cells["c0"][row]))
+        if known is None:
+            continue  # unknown labels are ignored
+        field_name, label = known
+        place = grid.row_place(grid.line(row), label)
+        if field_name in found:
+            errors.add(place, "header field appears twice", "each header field once")
+            continue
+        found[field_name] = (row, grid.cells["c1"][row])
+        if (row, 1) in hits:
+            continue  # reported as a personal identity number; nothing else to say
+        if grid.cells["c1"][row] is None:
+            errors.add(place, "header field is empty", "its value in column B")
+    for field_name, label in HEADER_FIELDS.values():
+        if field_name not in found:
+            errors.add(
+                f"{grid.where}, header block" if grid.is_xlsx else "header block",
+                f"missing header field {label}",
+                f"a row with '{label}' in column A and its value in column B"
+                if grid.is_xlsx
+                else f"a line '{label};<value>'",
+            )
+
+    # Organisationsnummer
+    if (row_value := _header_value(grid, found, "org_nr")) is not None:
+        place, text = row_value
+        match = ORG_NR.match(text)
+        if match is None:
+            errors.add(
+                place, "not an organisation number", "NNNNNN-NNNN (10 digits, hyphen optional)"
+            )
+        else:
+            digits = match.group(1) + match.group(2)
+            header.org_digits = digits
+            if not stdnum_orgnr.is_valid(digits):
+                errors.add(
+                    place,
+                    RULE_CHECK_DIGIT,
+                    "NNNNNN-NNNN with a valid check digit",
+                )
+            elif int(digits[2]) < 2:
+                errors.add(
+                    place,
+                    "not the organisation number of a legal person (3rd digit below 2)",
+                    "NNNNNN-NNNN with 3rd digit ≥ 2",
+                )
+            else:
+                org_nr = f"{digits[:6]}-{digits[6:]}"
+                if org_nr not in reference.known_org_nrs():
+                    errors.add(
+                        place,
+                        "unknown provider (not in the provider register)",
+                        "the org nr of a provider with a contract with KSON",
+                    )
+                else:
+                    header.org_nr = org_nr
+    # Vårdgivare: non-empty (checked above), informative only
+    if (row_value := _header_value(grid, found, "provider_name")) is not None:
+        header.provider_name = row_value[1]
+    # Period
+    year: int | None = None
+    if (row_value := _header_value(grid, found, "period")) is not None:
+        place, text = row_value
+        match = PERIOD.match(text)
+        if match is None:
+            errors.add(
+                place,
+                "not a month in the form YYYY-MM",
+                "YYYY-MM as text, month 01–12, e.g. 2023-03 (format the cell as text)",
+            )
+        else:
+            year, month = int(match.group(1)), int(match.group(2))
+            header.period = text
+            if (year, month) > (today.year, today.month):
+                errors.add(place, "period is in the future", f"{today:%Y-%m} or earlier")
+    # Avtalsområde
+    if (row_value := _header_value(grid, found, "area_code")) is not None:
+        place, text = row_value
+        code = text.upper()
+        if code not in reference.known_area_codes():
+            errors.add(
+                place,
+                "unknown contract area (not in the register of contract areas)",
+                "an area code of the register, e.g. HTJ, SABO, KTB, LSSB",
+            )
+        else:
+            header.area_known = True
+            header.area_code = code
+            if year is not None and not reference.area_in_force(code, year):
+                errors.add(
+                    place,
+                    f"contract area {code} is not in force in {year}",
+                    f"an area in force in {year}",
+                )
+    return header
+
+
+def _header_value(
+    grid: _Grid, found: dict[str, tuple[int, str | None]], field_name: str
+) -> tuple[str, str] | None:
+    """(place, value) of a header field that is present, non-empty and not masked."""
+    row, text = found.get(field_name, (None, None))
+    if row is None or text is None:
+        return None
+    label = next(label for name, label in HEADER_FIELDS.values() if name == field_name)
+    return grid.row_place(grid.line(row), label), text
+
+
+def _check_name_agrees(named: _Named, header: _Header, errors: _Errors) -> None:
+    """Rule 1: the file name's org nr, area and period equal the header block's."""
+    if header.org_digits is not None and header.org_digits != named.org_digits:
+        errors.add(
+            "file name",
+            "the org nr in the file name differs from the header block's Organisationsnummer",
+            "the same org nr in the file name and the header block",
+        )
+    if header.area_code is not None and header.area_code != named.area_code:
+        errors.add(
+            "file name",
+            f"the area code in the file name ({named.area_code}) differs from the header "
+            "block's Avtalsområde",
+            "the same area code in the file name and the header block",
+        )
+    if header.period is not None and header.period != named.period:
+        errors.add(
+            "file name",
+            f"the period in the file name ({named.period}) differs from the header block's Period",
+            "the same period in the file name and the header block",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Table
+# --------------------------------------------------------------------------------------------
+def _number(name: str) -> pl.Expr:
+    """A cell as a number: ``12``, ``12,5``, ``12.5`` (and Excel's float text); else null."""
+    text = pl.col(name)
+    return pl.when(text.str.contains(NUMBER)).then(
+        text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+    )
+
+
+def _close_to_whole(value: pl.Expr) -> pl.Expr:
+    """Whole up to binary floating-point noise (Excel may store 0.1 + 0.2 as
+    0.30000000000000004, which it shows as 0.3)."""
+    return (value - value.round(0)).abs() <= 1e-11 * pl.max_horizontal(pl.lit(1.0), value.abs())
+
+
+def _first_rule(cases: list[tuple[pl.Expr, str, str | pl.Expr]]) -> pl.Expr:
+    """The first case whose condition holds, as a struct (rule, expected); null if none."""
+    chain = None
+    for condition, rule, expected in cases:
+        outcome = pl.struct(
+            rule=pl.lit(rule, pl.String),
+            expected=expected if isinstance(expected, pl.Expr) else pl.lit(expected, pl.String),
+        )
+        chain = (pl if chain is None else chain).when(condition).then(outcome)
+    return chain
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The polars expressions that check the unit rows: ``stages`` add helper columns in turn
+    (parsed numbers, their flags, their values), ``rules`` give per field the first rule a
+    cell breaks as a struct (rule, expected), ``values`` the raw table's columns."""
+
+    stages: tuple[tuple[pl.Expr, ...], ...]
+    rules: tuple[pl.Expr, ...]
+    values: tuple[pl.Expr, ...]
+
+
+@cache
+def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Plan:
+    """Rules 7–11 for a table with columns ``fields`` (all of them unless some are missing);
+    ``home_care`` is None when the area is unknown. Cached: most files share a plan."""
+    present = [COLUMN_BY_FIELD[name] for name in fields]
+    numeric = [c for c in present if c.kind in EXPECTED]
+
+    def num(c: _Column) -> pl.Expr:
+        return pl.col(f"__num_{c.field}")
+
+    def scale(c: _Column) -> int:
+        return 1 if c.kind == "int" else 100  # decimals are checked and kept as whole cents
+
+    stages = (
+        tuple(_number(c.field).alias(f"__num_{c.field}") for c in numeric),
+        tuple(
+            expr
+            for c in numeric
+            for expr in (
+                _close_to_whole(num(c) * scale(c)).alias(f"__whole_{c.field}"),
+                (num(c).round(0 if c.kind == "int" else 2) > MAXIMUM[c.kind]).alias(
+                    f"__big_{c.field}"
+                ),
+            )
+        ),
+        tuple(
+            pl.when((num(c) >= 0) & pl.col(f"__whole_{c.field}") & ~pl.col(f"__big_{c.field}"))
+            .then((num(c) * scale(c)).round(0))
+            .cast(pl.Int64)
+            .alias(f"__value_{c.field}")
+            for c in numeric
+        ),
+    )
+    values: dict[str, pl.Expr] = {}
+    problems: dict[str, list[tuple[pl.Expr, str, str | pl.Expr]]] = {}
+    for column in present:
+        cell = pl.col(column.field)
+        # A cell emptied because it held a personal identity number is reported as such only.
+        empty = cell.is_null() & ~pl.col(f"__pii_{column.field}")
+        cases: list[tuple[pl.Expr, str, str | pl.Expr]] = []
+        if column.kind in EXPECTED:
+            expected = EXPECTED[column.kind]
+            if not column.home_care_only or home_care is True:
+                cases.append((empty, RULE_EMPTY, f"{expected} (write 0 for zero)"))
+            elif home_care is False:
+                only = f"empty: only {HOME_CARE_AREA} reports fill in {column.label}"
+                cases.append((cell.is_not_null(), RULE_HTJ_ONLY, only))
+            not_whole = RULE_NOT_WHOLE if column.kind == "int" else RULE_DECIMALS
+            cases += [
+                (cell.is_not_null() & num(column).is_null(), RULE_NOT_NUMBER, expected),
+                (num(column) < 0, RULE_NEGATIVE, expected),
+                (~pl.col(f"__whole_{column.field}"), not_whole, expected),
+                (pl.col(f"__big_{column.field}"), RULE_TOO_LARGE, MAXIMUM_TEXT[column.kind]),
+            ]
+            values[column.field] = pl.col(f"__value_{column.field}")
+        elif column.kind == "unit_id":
+            first = pl.col("__line").first().over("unit_id")
+            unit = "row" if is_xlsx else "line"
+            also = pl.format(f"each unit once (this unit id is also at {unit} {{}})", first)
+            cases += [
+                (empty, RULE_EMPTY, "a unit id, e.g. E10009"),
+                (~cell.str.contains(UNIT_ID), RULE_UNIT_ID, "E followed by 5 digits, e.g. E10009"),
+                (cell.is_not_null() & ~cell.is_first_distinct(), RULE_UNIT_ID_DUPLICATE, also),
+            ]
+            values[column.field] = cell
+        else:
+            cases += [
+                (empty, RULE_EMPTY, "the unit's name"),
+                (cell.str.len_chars() > 100, RULE_UNIT_NAME, "at most 100 characters"),
+            ]
+            values[column.field] = cell
+        problems[column.field] = cases
+
+    # Rules between columns, checked where both cells are valid (null compares as false).
+    if "users" in values and "users_with_care_plan" in values:
+        problems["users_with_care_plan"].append(
+            (
+                values["users_with_care_plan"] > values["users"],
+                RULE_CARE_PLAN,
+                pl.format("≤ {} (Antal brukare)", values["users"]),
+            )
+        )
+    if "granted_hours" in values and "performed_hours" in values:
+        # In cents: performed ≤ 1.5 × granted; performed has 2 decimals, so the bound rounds down.
+        limit = values["granted_hours"] * PERFORMED_FACTOR_NUM // PERFORMED_FACTOR_DEN
+        problems["performed_hours"].append(
+            (
+                values["performed_hours"] > limit,
+                RULE_PERFORMED,
+                pl.format("≤ {}.{}", limit // 100, (limit % 100).cast(pl.String).str.zfill(2)),
+            )
+        )
+    return _Plan(
+        stages=stages,
+        rules=tuple(_first_rule(cases).alias(name) for name, cases in problems.items()),
+        values=tuple(
+            (value / 100).round(2).cast(SCHEMA[name]).alias(name)
+            if isinstance(SCHEMA[name], pl.Decimal)
+            else value.alias(name)
+            for name, value in values.items()
+        ),
+    )
+
+
+def _check_table(
+    grid: _Grid,
+    layout: _Layout,
+    hits: set[tuple[int, int]],
+    header: _Header,
+    errors: _Errors,
+    notes: list[str],
+) -> pl.DataFrame | None:
+    """Rules 7–11 over the unit rows, vectorised: per cell, the first rule it breaks.
+    Returns the rows in raw-table form (without the header fields) when the file has no
+    error."""
+    if layout.table_header is None:
+        return None
+    start, stop = layout.unit_rows.start, layout.unit_rows.stop
+    if stop == start:
+        errors.add(
+            grid.row_place(grid.line(layout.table_header), "table header"),
+            "no unit rows under the table header",
+            "one row per unit",
+        )
+        return None
+    _note_ignored(grid, layout, notes)
+
+    col_of = {column.field: col for col, column in layout.columns.items()}
+    present = [column for column in COLUMNS if column.field in col_of]
+    units = grid.cells.slice(start, stop - start).select(
+        *[pl.col(f"c{col_of[c.field]}").alias(c.field) for c in present],
+        *[
+            pl.int_range(pl.len())
+            .is_in([row - start for row, col in hits if col == col_of[c.field]])
+            .alias(f"__pii_{c.field}")
+            for c in present
+        ],
+        pl.col("__line"),
+    )
+    home_care = (header.area_code == HOME_CARE_AREA) if header.area_known else None
+    plan = _plan(tuple(c.field for c in present), home_care, grid.is_xlsx)
+    for stage in plan.stages:
+        units = units.with_columns(stage)
+
+    found = (
+        units.select("__line", *plan.rules)
+        .unpivot(index="__line", variable_name="field")
+        .unnest("value")
+        .drop_nulls("rule")
+    )
+    if found.height:
+        found = (
+            found.with_columns(col=pl.col("field").replace_strict(col_of, return_dtype=pl.Int32))
+            .sort("__line", "col")
+            .with_columns(n=pl.int_range(pl.len()).over("rule"), total=pl.len().over("rule"))
+            .filter(pl.col("n") < MAX_ERRORS_PER_RULE)
+        )
+        for line, col, name, rule, expected, n, total in found.select(
+            "__line", "col", "field", "rule", "expected", "n", "total"
+        ).rows():
+            errors.add(grid.column_place(line, col, COLUMN_BY_FIELD[name].label), rule, expected)
+            if n == MAX_ERRORS_PER_RULE - 1 and total > MAX_ERRORS_PER_RULE:
+                errors.more(rule, total - MAX_ERRORS_PER_RULE, expected)
+    if errors:
+        return None
+    return units.select("__line", *plan.values)
+
+
+def _note_ignored(grid: _Grid, layout: _Layout, notes: list[str]) -> None:
+    """Notes (never values) on what the reader skipped: extra columns, rows below the table."""
+    assert layout.table_header is not None
+    header_cells = grid.cells.row(layout.table_header)[: len(grid.columns)]
+    extra = sum(1 for col, text in enumerate(header_cells) if text and col not in layout.columns)
+    if extra:
+        notes.append(f"{extra} extra column(s) in the table ignored")
+    below = grid.cells.slice(layout.unit_rows.stop).select(
+        pl.any_horizontal(pl.col(grid.columns).is_not_null()).sum()
+    )
+    if below.item():
+        notes.append(f"{below.item()} non-empty row(s) below the table's first empty row ignored")

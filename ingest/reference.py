@@ -1,0 +1,42 @@
+"""Reference registers the readers validate against: the dbt seeds, read from one place."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+SEEDS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
+
+
+@cache
+def providers() -> pl.DataFrame:
+    """The provider register: org_nr (NNNNNN-NNNN), provider_name, agreement_form."""
+    return pl.read_csv(SEEDS_DIR / "providers.csv", schema_overrides={"org_nr": pl.String})
+
+
+@cache
+def contract_areas() -> pl.DataFrame:
+    """The register of contract areas, with the years each is in force."""
+    return pl.read_csv(
+        SEEDS_DIR / "contract_areas.csv",
+        schema_overrides={"valid_from_year": pl.Int32, "valid_to_year": pl.Int32},
+    )
+
+
+def known_org_nrs() -> frozenset[str]:
+    return frozenset(providers()["org_nr"])
+
+
+def area_in_force(area_code: str, year: int) -> bool:
+    rows = contract_areas().filter(
+        (pl.col("area_code") == area_code)
+        & (pl.col("valid_from_year") <= year)
+        & (pl.col("valid_to_year").is_null() | (pl.col("valid_to_year") >= year))
+    )
+    return not rows.is_empty()
+
+
+def known_area_codes() -> frozenset[str]:
+    return frozenset(contract_areas()["area_code"])
