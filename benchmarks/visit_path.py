@@ -5,8 +5,8 @@ logs, then measures in fresh processes:
 
 - **floor**: DuckDB alone reads the same CSV and computes performed hours per provider and
   month (what the marts need from the visits);
-- **pipeline**: ``kson run`` on a landing folder holding that visit log: ingest (validation +
-  load), dbt build with tests, expectation suites, publish.
+- **pipeline**: ``kson run`` on a landing folder holding that visit log (and the small survey
+  sample): ingest (validation + load), dbt build with tests, expectation suites, publish.
 
 It prints wall time, peak RSS of the whole process tree (sampled from /proc every 20 ms), the
 pipeline's per-stage times and the ratio to the floor. Run: ``make bench`` (not part of
@@ -119,6 +119,8 @@ def bench(scale: float, year: int, work: Path) -> None:
     landing = work / f"landing_{scale:g}"
     (landing / "visit_logs").mkdir(parents=True)
     os.link(csv, landing / "visit_logs" / csv.name)
+    # The survey sample too: the survey mart's suite does not publish an empty mart.
+    shutil.copytree(REPO_ROOT / "data" / "sample" / "kolada", landing / "kolada")
     print(f"   {csv.stat().st_size / 1e6:,.0f} MB CSV", flush=True)
 
     env = {

@@ -81,6 +81,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def copy_with_sha256(source: Path, target: Path) -> str:
+    """Copy a file and hash what was copied, in one pass."""
+    digest = hashlib.sha256()
+    with source.open("rb") as reader, target.open("wb") as writer:
+        for chunk in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(chunk)
+            writer.write(chunk)
+    return digest.hexdigest()
+
+
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, family: SourceFamily) -> None:
     """Create the bookkeeping tables and the family's raw tables (with ``file_id``) if missing."""
     con.execute(_BOOKKEEPING_DDL)
@@ -110,8 +120,7 @@ def load_family(
             continue
         with tempfile.TemporaryDirectory(dir=_incoming_dir(store)) as incoming:
             snapshot = Path(incoming) / path.name  # readers check the file's name
-            shutil.copyfile(path, snapshot)
-            sha = sha256_of(snapshot)
+            sha = copy_with_sha256(path, snapshot)
             if _is_loaded(con, sha):
                 outcome.skipped.append(landing_path)
                 continue
@@ -191,13 +200,10 @@ def _insert(
 
 
 def _archive(store: FileStore, family: SourceFamily, snapshot: Path, sha: str) -> Path:
-    """Keep the validated copy under its content hash (moved, not copied again)."""
+    """Keep the validated copy under its content hash (moved within the archive folder)."""
     target = store.archive_dir / family.name / f"{sha}{''.join(snapshot.suffixes)}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        return target
-    shutil.copyfile(snapshot, target.with_name(target.name + ".partial"))
-    target.with_name(target.name + ".partial").replace(target)
+    snapshot.replace(target)
     return target
 
 
