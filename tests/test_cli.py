@@ -1,6 +1,7 @@
 """The `kson` console script, run as a user runs it."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,32 @@ def test_run_then_status(tmp_path, monkeypatch):
     )
     report = next((workspace.warehouse / "quarantine" / "kolada").glob("*.errors.txt"))
     assert "not valid JSON" in report.read_text("utf-8")
+
+
+def test_validate_prints_a_report_a_provider_can_act_on(tmp_path, provider_sample):
+    report = next((provider_sample / "provider_reports" / "2023").glob("*_HTJ_2023-05.csv"))
+    raw = report.read_bytes()
+    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "cp1252"
+    lines = raw.decode(encoding).split("\r\n")
+    unit = next(i for i, line in enumerate(lines) if re.match(r"E\d{5};", line))
+    fields = lines[unit].split(";")
+    fields[3] = "-5"  # negative granted hours
+    lines[unit] = ";".join(fields)
+    broken = tmp_path / report.name
+    broken.write_bytes("\r\n".join(lines).encode(encoding))
+    run = kson("validate", str(broken))
+    assert run.returncode == 1
+    assert "Source: provider_reports" in run.stdout
+    assert f"- line {unit + 1}, column 4 (Beviljade timmar):" in run.stdout
+    assert "(expected: " in run.stdout
+
+
+def test_validate_json_for_a_visit_log(provider_sample):
+    import json
+
+    visits = provider_sample / "visit_logs" / "visits_2022.csv"
+    run = kson("validate", "--json", str(visits))
+    assert run.returncode == 0, run.stdout
+    answer = json.loads(run.stdout)
+    assert answer["source"] == "visit_logs" and answer["valid"] is True
+    assert answer["rows"]["visit_logs"] == sum(1 for _ in visits.open()) - 1
