@@ -26,11 +26,13 @@ $(BIN)/kson: pyproject.toml uv.lock
 	@UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
 	@touch $@
 
-# The providers' sample (reports, ~1 M visits a year, follow-up) is generated, not committed:
-# deterministic, in seconds.
-$(PROVIDER_SAMPLE): sample_data/providers.py | $(BIN)/kson
+# The providers' sample (reports, ~1 M visits a year, follow-up) and the sample ledgers are
+# generated, not committed: deterministic, in seconds.
+$(PROVIDER_SAMPLE): sample_data/providers.py sample_data/ledgers.py | $(BIN)/kson
 	@echo "Generating the providers' sample data for 2022-2024 into $(SAMPLE_DIR)/ (scale 1)"
 	$(BIN)/python -m sample_data.providers --out $(SAMPLE_DIR) --scale 1
+	@echo "Generating KSON's sample ledgers (SIE 4) for 2021-2024 into $(SAMPLE_DIR)/sie/"
+	$(BIN)/python -m sample_data.ledgers --out $(SAMPLE_DIR) --scale 1
 	@touch $@
 
 run: $(BIN)/kson $(PROVIDER_SAMPLE)
@@ -53,6 +55,6 @@ ui: $(BIN)/kson $(PROVIDER_SAMPLE)
 
 clean:
 	rm -rf $(SAMPLE_DIR)/provider_reports $(SAMPLE_DIR)/visit_logs $(SAMPLE_DIR)/contract_followup \
-		$(SAMPLE_DIR)/action_plans $(PROVIDER_SAMPLE)
+		$(SAMPLE_DIR)/action_plans $(SAMPLE_DIR)/sie $(SAMPLE_DIR)/volumes $(PROVIDER_SAMPLE)
 	rm -rf warehouse/*.duckdb warehouse/*.wal warehouse/archive warehouse/quarantine \
 		warehouse/logs dbt_project/target dbt_project/logs

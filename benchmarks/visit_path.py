@@ -33,6 +33,7 @@ BIN = Path(sys.executable).parent
 FLOOR_SQL = """
 import duckdb, sys
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 rows = con.execute('''
     SELECT provider_org_nr, date_trunc('month', planned_start) AS month,
            sum(epoch(actual_end - actual_start)) / 3600.0 AS performed_hours, count(*) AS visits
@@ -133,7 +134,7 @@ def bench(scale: float, year: int, work: Path) -> None:
     floor = measure([sys.executable, "-c", FLOOR_SQL, str(csv)], env)
     pipeline = measure([str(BIN / "kson"), "run"], env)
     stages = re.search(r"time per stage: (.*)", pipeline.output)
-    visits = floor.output.split()[0]
+    visits = floor.output.strip().splitlines()[-1].split()[0]
     print(f"   visits:   {int(visits):,}")
     print(
         f"   floor:    {floor.wall_s:6.1f} s wall, peak RSS {floor.peak_rss_mb:6.0f} MB "

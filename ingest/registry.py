@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import contract_followup, kolada, provider_reports, visit_logs
+from ingest import contract_followup, kolada, provider_reports, sie, visit_logs
 from ingest.validation import ReadResult
 
 
@@ -22,6 +22,7 @@ class SourceFamily:
     accepts: Callable[[Path], bool]
     tables: Mapping[str, pl.Schema]
     patterns: tuple[str, ...]
+    summarize: Callable[[ReadResult], dict] | None = None  # extra facts for validate --json
 
     def landing_files(self, landing_dir: Path) -> list[Path]:
         """The files waiting in ``<landing_dir>/<name>/``, in name order."""
@@ -72,6 +73,16 @@ FAMILIES: dict[str, SourceFamily] = {
             accepts=contract_followup.accepts_plans,
             tables=contract_followup.PLANS_SCHEMAS,
             patterns=("*.csv",),
+        ),
+        SourceFamily(
+            name=sie.SOURCE,
+            title="General ledger and budget as SIE 4 files (huvudbok)",
+            read=sie.read,
+            accepts=sie.accepts,
+            tables=sie.TABLE_SCHEMAS,
+            # rglob is case-sensitive: SIE files come as .se, .SE, .si, .sie, ...
+            patterns=tuple(f"*.{ext}" for ext in ("se", "SE", "si", "SI", "sie", "SIE")),
+            summarize=sie.summary,
         ),
     )
 }

@@ -105,7 +105,8 @@ TABLE_SCHEMAS: dict[str, pl.Schema] = {
             "transaction_date": pl.Date,
             "transaction_text": pl.String,
             "quantity": QUANTITY,
-            "sign": pl.String,
+            # The #TRANS sign field (who registered the row, often a person's name) is read
+            # for the personal-data check but not loaded: no names in the warehouse.
             "source_line": pl.Int32,
         }
     ),
@@ -128,6 +129,7 @@ EXPECTED_DATE = "a real date as YYYYMMDD, e.g. 20230131"
 BALANCE_KINDS = ("IB", "UB", "RES", "OIB", "OUB", "PSALDO", "PBUDGET")
 ROW_KINDS = {"#TRANS": "TRANS", "#RTRANS": "RTRANS", "#BTRANS": "BTRANS"}
 ACCOUNT_TYPES = {"T", "S", "K", "I"}
+OBJECTS_AT = {"#OIB": 2, "#OUB": 2, "#PSALDO": 3, "#PBUDGET": 3}
 
 # Records of the specification that are read, and those read but not stored.
 KNOWN_LABELS = frozenset(
@@ -168,11 +170,11 @@ MIN_FIELDS = {
 # A field: "quoted" (with \" escapes; group 2 is empty when the quote is never closed),
 # a brace, or a bare word.
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)("|$)|([{}])|([^\s"{}]+)')
-_FORMAT_LINE = re.compile(rb'^[ \t]*#FORMAT[ \t]+"?([^\s"]*)', re.MULTILINE)
+_FORMAT_LINE = re.compile(rb'(?:\A|[\r\n])[ \t]*#FORMAT[ \t]+"?([^\s"]*)')
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 # Bytes of Swedish letters: in CP437 (ä å é É Ä Å ö Ö ü) and in Windows-1252 (ä å é É Ä Å ö Ö ü).
-_CP437_LETTERS = frozenset(b"\x84\x86\x82\x90\x8e\x8f\x94\x99\x81")
-_CP1252_LETTERS = frozenset(b"\xe4\xe5\xe9\xc9\xc4\xc5\xf6\xd6\xfc")
+_CP437_LETTERS = [bytes([b]) for b in b"\x84\x86\x82\x90\x8e\x8f\x94\x99\x81"]
+_CP1252_LETTERS = [bytes([b]) for b in b"\xe4\xe5\xe9\xc9\xc4\xc5\xf6\xd6\xfc"]
 
 
 @dataclass
@@ -273,12 +275,6 @@ class _Errors:
         self.found.append((line or 0, key, error))
         self.generic.setdefault(key, generic or rule)
 
-    def __bool__(self) -> bool:
-        return bool(self.found)
-
-    def keys(self) -> set[str]:
-        return {key for _, key, _ in self.found}
-
     def finish(self) -> list[ValidationError]:
         kept: list[ValidationError] = []
         per_rule: dict[str, int] = {}
@@ -325,7 +321,8 @@ def _decode(raw: bytes, errors: _Errors, notes: list[str]) -> tuple[str, str, st
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     match = _FORMAT_LINE.search(raw)
     declared = match.group(1).decode("ascii", "replace").upper() if match else None
-    format_line = raw.count(b"\n", 0, match.start()) + 1 if match else 1
+    line_end = b"\n" if b"\n" in raw else b"\r"
+    format_line = raw.count(line_end, 0, match.end(1)) + 1 if match else 1
     utf8 = _utf8(raw)
     ascii_only = raw.isascii()
     if bom and utf8 is not None:
@@ -341,8 +338,8 @@ def _decode(raw: bytes, errors: _Errors, notes: list[str]) -> tuple[str, str, st
         if utf8 is not None:
             encoding = "utf-8"
         else:
-            cp437 = sum(1 for b in raw if b in _CP437_LETTERS)
-            cp1252 = sum(1 for b in raw if b in _CP1252_LETTERS)
+            cp437 = sum(raw.count(letter) for letter in _CP437_LETTERS)
+            cp1252 = sum(raw.count(letter) for letter in _CP1252_LETTERS)
             encoding = "cp437" if cp437 > cp1252 or not _decodes(raw, "cp1252") else "cp1252"
         if not ascii_only:
             notes.append(f"no #FORMAT record: read as {_ENCODING_NAMES[encoding]}")
@@ -409,44 +406,76 @@ def _decodes(raw: bytes, encoding: str) -> bool:
 # --------------------------------------------------------------------------------------------
 Field = str | tuple[str, ...]  # a value, or the tokens of an object list {…}
 
+# One field, quoted (group 1, \" escapes) or bare (group 2).
+_FIELD = r'(?:"((?:[^"\\]|\\.)*)"|([^\s"{}]+))'
+# A whole well-formed row after its label, in one match: account, {objects} (raw inside,
+# group 3), amount, then up to four optional fields. A line it does not match (extra fields,
+# missing blanks, odd quoting) goes through the general tokenizer, which reads the same.
+_ROW = re.compile(
+    rf"{_FIELD}[ \t]*\{{((?:[^{{}}\"]|\"(?:[^\"\\]|\\.)*\")*)\}}[ \t]*{_FIELD}"
+    rf"(?:[ \t]+{_FIELD})?(?:[ \t]+{_FIELD})?(?:[ \t]+{_FIELD})?(?:[ \t]+{_FIELD})?[ \t]*$"
+)
 
-def _fields(rest: str) -> tuple[list[Field], str | None]:
-    """The fields after a record's label, and a problem (or None). An object list becomes
-    the tuple of its tokens; quotes are removed and ``\\"`` unescaped."""
-    if '"' not in rest:
-        if "{" not in rest and "}" not in rest:
-            return rest.split(), None  # type: ignore[return-value]
-        tokens = [(t, t in "{}") for t in rest.replace("{", " { ").replace("}", " } ").split()]
-    else:
-        tokens = []
-        for quoted, close, brace, bare in _TOKEN.findall(rest):
-            if brace:
-                tokens.append((brace, True))
-            elif bare:
-                tokens.append((bare, False))
-            elif not close:
-                return [], "a quoted field is not closed"
-            else:
-                tokens.append((quoted.replace('\\"', '"') if "\\" in quoted else quoted, False))
+
+def _fields(rest: str) -> tuple[list[Field], str | None, int]:
+    """The fields after a record's label, a problem (or None) and the number of object
+    lists. An object list becomes the tuple of its tokens; quotes are removed and ``\\"``
+    unescaped (the only escape of the specification; other backslashes are kept)."""
     fields: list[Field] = []
     objects: list[str] | None = None
-    for token, structural in tokens:
-        if structural and token == "{":
-            if objects is not None:
-                return fields, "{ inside an object list"
-            objects = []
-        elif structural:
-            if objects is None:
-                return fields, "} without an opening { in the record"
-            fields.append(tuple(objects))
-            objects = None
-        elif objects is None:
-            fields.append(token)
-        else:
-            objects.append(token)
+    lists = 0
+    if '"' not in rest:
+        if "{" not in rest and "}" not in rest:
+            return rest.split(), None, 0  # type: ignore[return-value]
+        for token in rest.replace("{", " { ").replace("}", " } ").split():
+            if token == "{":
+                if objects is not None:
+                    return fields, "{ inside an object list", lists
+                objects = []
+            elif token == "}":
+                if objects is None:
+                    return fields, "} without an opening { in the record", lists
+                fields.append(tuple(objects))
+                objects = None
+                lists += 1
+            elif objects is None:
+                fields.append(token)
+            else:
+                objects.append(token)
+    else:
+        for quoted, close, brace, bare in _TOKEN.findall(rest):
+            if bare:
+                (fields if objects is None else objects).append(bare)
+            elif brace == "{":
+                if objects is not None:
+                    return fields, "{ inside an object list", lists
+                objects = []
+            elif brace:
+                if objects is None:
+                    return fields, "} without an opening { in the record", lists
+                fields.append(tuple(objects))
+                objects = None
+                lists += 1
+            elif not close:
+                return fields, "a quoted field is not closed", lists
+            else:
+                value = quoted.replace('\\"', '"') if "\\" in quoted else quoted
+                (fields if objects is None else objects).append(value)
     if objects is not None:
-        return fields, "an object list { … } is not closed"
-    return fields, None
+        return fields, "an object list { … } is not closed", lists
+    return fields, None, lists
+
+
+def _crc_record(parts: list[str], label: str, fields: list[Field]) -> None:
+    """What a record adds to the #KSUMMA checksum: its label and its fields' contents, without
+    the blanks between fields, the delimiting quotes and the braces."""
+    parts.append(label)
+    for value in fields:
+        parts.append(value if type(value) is str else "".join(value))
+
+
+def _unescape(quoted: str | None) -> str | None:
+    return quoted.replace('\\"', '"') if quoted else quoted
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,41 +500,24 @@ class _Parser:
         self.missing_objects = 0
         self.twins_skipped = 0
         self.twins_missing: list[int] = []
-        # vouchers
-        self.v_series: list[str] = []
-        self.v_number: list[str] = []
-        self.v_date: list[str | None] = []
-        self.v_text: list[str | None] = []
-        self.v_regdate: list[str | None] = []
-        self.v_line: list[int] = []
-        # balances
-        self.b_kind: list[str] = []
-        self.b_year: list[str] = []
-        self.b_period: list[str | None] = []
-        self.b_account: list[str] = []
-        self.b_objects: list[int] = []
-        self.b_amount: list[str] = []
-        self.b_quantity: list[str | None] = []
-        self.b_line: list[int] = []
-        # transaction rows
-        self.t_voucher: list[int] = []
-        self.t_kind: list[str] = []
-        self.t_row: list[int] = []
-        self.t_account: list[str] = []
-        self.t_objects: list[int] = []
-        self.t_amount: list[str] = []
-        self.t_date: list[str | None] = []
-        self.t_text: list[str | None] = []
-        self.t_quantity: list[str | None] = []
-        self.t_sign: list[str | None] = []
-        self.t_line: list[int] = []
+        self.object_text: list[str] = [""]  # an object list's tokens as #KSUMMA counts them
+        self.raw_object_lists: dict[str, int] = {"": 0}  # the text between the braces → index
+        self.crc_parts: list[str] = []
+        # (series, number, date, text, registration date, line)
+        self.vouchers: list[tuple[str, str, str | None, str | None, str | None, int]] = []
+        # (kind, year, period, account, object list, amount, quantity, line)
+        self.balances: list[tuple[Any, ...]] = []
+        # (voucher, kind, row number, account, object list, amount, date, text, quantity,
+        #  sign, line)
+        self.rows: list[tuple[Any, ...]] = []
+        self.unclosed: list[int] = []  # the #VER lines of blocks never closed
 
     # -- the pass over the lines -------------------------------------------------------------
     def parse(self, text: str) -> None:  # noqa: C901 - one tight loop on purpose
         error = self.errors.add
+        text = text.rstrip("\x1a\r\n")  # a DOS end-of-file mark (Ctrl-Z) and the last line end
         lines = text.split("\n") if "\n" in text else text.split("\r")
-        control = _CONTROL.search(text)
-        if control is not None:
+        if _CONTROL.search(text) is not None:
             self._control_characters(lines)
         voucher = -1  # index of the open voucher, -1 when none
         in_block = False  # inside the { … } of the voucher
@@ -513,20 +525,154 @@ class _Parser:
         skip_block = 0  # line of an unknown record whose { … } block is being skipped
         after_unknown = False
         row_number = 0
-        twin: tuple[str, tuple[str, ...], str, int] | None = None
+        twin: tuple[str, int, str, int] | None = None  # the last #RTRANS, for its twin
         ksumma_on = False
-        crc_parts: list[str] = []
-        object_lists = self.object_lists
-        t_voucher, t_kind, t_row = self.t_voucher, self.t_kind, self.t_row
-        t_account, t_objects, t_amount = self.t_account, self.t_objects, self.t_amount
-        t_date, t_text, t_quantity = self.t_date, self.t_text, self.t_quantity
-        t_sign, t_line = self.t_sign, self.t_line
+        crc = self.crc_parts
+        rows = self.rows
+        add_row = rows.append
+        match_row = _ROW.match
+        raw_lists = self.raw_object_lists
+        row_kinds = ROW_KINDS
 
         for number, line in enumerate(lines, 1):
             s = line.strip()
             if not s:
                 continue
-            if s == "{":
+            if s[0] == "#":
+                parts = s.split(None, 1)
+                label = written = parts[0]
+                if not label.isupper():
+                    label = label.upper()  # labels are upper case; read others alike
+                rest = parts[1] if len(parts) > 1 else ""
+                kind = row_kinds.get(label)
+                if kind is not None and in_block and not skip_block:
+                    # a voucher row: one regular expression for a well-formed line
+                    match = match_row(rest)
+                    if match is not None:
+                        aq, ab, raw, mq, mb, dq, db, tq, tb, qq, qb, sq, sb = match.groups()
+                        if "\\" in rest:  # \" escapes: unescape the quoted fields
+                            aq, mq, dq, tq, qq, sq = map(_unescape, (aq, mq, dq, tq, qq, sq))
+                        account = ab if ab is not None else aq
+                        amount = mb if mb is not None else mq
+                        date = db if db is not None else dq
+                        text_ = tb if tb is not None else tq
+                        quantity = qb if qb is not None else qq
+                        sign = sb if sb is not None else sq
+                        index = raw_lists.get(raw)
+                        if index is None:
+                            index = self._raw_object_list(raw, number, label)
+                        if ksumma_on:
+                            objects_text = self.object_text[index] if index is not None else ""
+                            crc.append(f"{written}{account}{objects_text}{amount}")
+                            crc.append("".join(v for v in (date, text_, quantity, sign) if v))
+                    else:
+                        fields, problem, lists = _fields(rest)
+                        if ksumma_on:
+                            _crc_record(crc, written, fields)
+                        if problem is not None:
+                            error(number, "syntax", f"{label}: {problem}", SYNTAX[label])
+                            continue
+                        if len(fields) > 1 and type(fields[1]) is not tuple:
+                            fields.insert(1, ())  # no object list (SIE 1-3 style): read as {}
+                            self.missing_objects += 1
+                            lists += 1
+                        if len(fields) < 3 or lists != 1:
+                            error(
+                                number,
+                                "fields",
+                                f"{label} has too few fields or an object list out of place",
+                                SYNTAX[label],
+                            )
+                            continue
+                        account, objects, amount = fields[0], fields[1], fields[2]  # type: ignore[assignment]
+                        index = self.object_lists.get(objects)  # type: ignore[arg-type]
+                        if index is None:
+                            index = self._object_list(objects, number, label)  # type: ignore[arg-type]
+                        extra = [v or None for v in fields[3:7]] + [None] * (7 - len(fields))
+                        date, text_, quantity, sign = extra[:4]  # type: ignore[assignment]
+                    if index is None:
+                        continue  # a malformed object list, reported
+                    if not account or not amount:
+                        error(number, "fields", f"{label}: account or amount empty", SYNTAX[label])
+                        continue
+                    if twin is not None:
+                        twin_of, twin = twin, None
+                        if (
+                            kind == "TRANS"
+                            and account == twin_of[0]
+                            and index == twin_of[1]
+                            and _same_amount(amount, twin_of[2])  # type: ignore[arg-type]
+                        ):
+                            self.twins_skipped += 1
+                            continue
+                        self.twins_missing.append(twin_of[3])
+                    if kind == "RTRANS":
+                        twin = (account, index, amount, number)  # type: ignore[assignment]
+                    row_number += 1
+                    add_row(
+                        (
+                            voucher,
+                            kind,
+                            row_number,
+                            account,
+                            index,
+                            amount,
+                            date or None,
+                            text_ or None,
+                            quantity or None,
+                            sign or None,
+                            number,
+                        )
+                    )
+                    continue
+
+                # any other record
+                fields, problem, lists = _fields(rest) if rest else ([], None, 0)
+                if ksumma_on and label != "#KSUMMA":
+                    _crc_record(crc, written, fields)
+                after_unknown = False
+                if skip_block:
+                    continue
+                if expect_block:
+                    error(
+                        expect_block,
+                        "ver_block",
+                        "#VER is not followed by a { … } block",
+                        "{ on the line after #VER",
+                    )
+                    expect_block, voucher = 0, -1
+                if kind is not None:  # a row outside a voucher block
+                    error(number, "trans_outside", f"{label} outside a #VER {{ … }} block")
+                    continue
+                if in_block and label in KNOWN_LABELS:
+                    # a record that cannot be part of a voucher: the block was never closed
+                    error(
+                        self.vouchers[voucher][5],
+                        "ver_unclosed",
+                        "the #VER block is not closed by }",
+                        "} after the voucher's last #TRANS row",
+                    )
+                    self.unclosed.append(self.vouchers[voucher][5])
+                    if twin is not None:
+                        self.twins_missing.append(twin[3])
+                        twin = None
+                    in_block, voucher = False, -1
+                if problem is not None:
+                    error(number, "syntax", f"{label}: {problem}", SYNTAX.get(label))
+                    if label != "#VER":  # a voucher still opens, so its rows are read
+                        continue
+                if label == "#VER":
+                    voucher = self._voucher(fields, lists, number)
+                    expect_block = number
+                    row_number = 0
+                elif label == "#KSUMMA":
+                    ksumma_on = self._ksumma(fields, number)
+                elif label in KNOWN_LABELS:
+                    self._record(label, fields, number)
+                else:
+                    self.unknown.setdefault(label, []).append(number)
+                    after_unknown = True
+            elif s == "{":
                 if expect_block:
                     in_block, expect_block = True, 0
                 elif after_unknown:
@@ -539,8 +685,7 @@ class _Parser:
                         "#VER …, then { on its own line, the #TRANS rows, and }",
                     )
                 after_unknown = False
-                continue
-            if s == "}":
+            elif s == "}":
                 if skip_block:
                     skip_block = 0
                 elif in_block:
@@ -551,130 +696,28 @@ class _Parser:
                 else:
                     error(number, "brace", "} without an opening {", "{ and } around the rows")
                 after_unknown = False
-                continue
-            if s[0] != "#":
-                if s == "\x1a" and number >= len(lines) - 1:
-                    continue  # a DOS end-of-file mark
+            else:
                 error(
                     number,
                     "syntax",
                     "the line is neither a record (#LABEL fields) nor { or }",
                     "#LABEL field field …",
                 )
-                continue
-            parts = s.split(None, 1)
-            label = parts[0]
-            fields, problem = _fields(parts[1]) if len(parts) > 1 else ([], None)
-            if ksumma_on and label != "#KSUMMA":
-                crc_parts.append(label)
-                for value in fields:
-                    crc_parts.append(value if type(value) is str else "".join(value))
-            after_unknown = False
-            if skip_block:
-                continue
-            if expect_block:
-                error(
-                    expect_block,
-                    "ver_block",
-                    "#VER is not followed by a { … } block",
-                    "{ on the line after #VER",
-                )
-                expect_block, voucher = 0, -1
-            kind = ROW_KINDS.get(label)
-            if kind is not None:  # #TRANS, #RTRANS, #BTRANS
-                if not in_block:
-                    error(number, "trans_outside", f"{label} outside a #VER {{ … }} block")
-                    continue
-                if problem is not None:
-                    error(number, "syntax", f"{label}: {problem}", SYNTAX[label])
-                    continue
-                if len(fields) > 1 and type(fields[1]) is not tuple:
-                    fields.insert(1, ())  # no object list (SIE 1-3 style): read as {}
-                    self.missing_objects += 1
-                if len(fields) < 3:
-                    error(number, "fields", f"{label} has too few fields", SYNTAX[label])
-                    continue
-                account, objects, amount = fields[0], fields[1], fields[2]
-                if type(account) is not str or not account or type(amount) is not str:
-                    error(number, "fields", f"{label}: account or amount missing", SYNTAX[label])
-                    continue
-                rest = fields[3:7]
-                if any(type(value) is tuple for value in rest):
-                    error(number, "syntax", f"{label}: an object list out of place", SYNTAX[label])
-                    continue
-                if twin is not None:
-                    twin_of = twin
-                    twin = None
-                    if (
-                        kind == "TRANS"
-                        and account == twin_of[0]
-                        and objects == twin_of[1]
-                        and _same_amount(amount, twin_of[2])
-                    ):
-                        self.twins_skipped += 1
-                        continue
-                    self.twins_missing.append(twin_of[3])
-                if kind == "RTRANS":
-                    twin = (account, objects, amount, number)  # type: ignore[assignment]
-                index = object_lists.get(objects)  # type: ignore[arg-type]
-                if index is None:
-                    index = self._object_list(objects, number, label)  # type: ignore[arg-type]
-                    if index is None:
-                        continue
-                n = len(rest)
-                row_number += 1
-                t_voucher.append(voucher)
-                t_kind.append(kind)
-                t_row.append(row_number)
-                t_account.append(account)
-                t_objects.append(index)
-                t_amount.append(amount)
-                t_date.append(rest[0] or None if n > 0 else None)  # type: ignore[operator]
-                t_text.append(rest[1] or None if n > 1 else None)  # type: ignore[operator]
-                t_quantity.append(rest[2] or None if n > 2 else None)  # type: ignore[operator]
-                t_sign.append(rest[3] or None if n > 3 else None)  # type: ignore[operator]
-                t_line.append(number)
-                continue
-            if in_block and label in KNOWN_LABELS:
-                # a record that cannot be part of a voucher: the block was never closed
-                error(
-                    self.v_line[voucher],
-                    "ver_unclosed",
-                    "the #VER block is not closed by }",
-                    "} after the voucher's last #TRANS row",
-                )
-                if twin is not None:
-                    self.twins_missing.append(twin[3])
-                    twin = None
-                in_block, voucher = False, -1
-            if problem is not None:
-                error(number, "syntax", f"{label}: {problem}", SYNTAX.get(label))
-                continue
-            if label == "#VER":
-                voucher = self._voucher(fields, number)
-                expect_block = number
-                row_number = 0
-            elif label == "#KSUMMA":
-                ksumma_on = self._ksumma(fields, number, ksumma_on, crc_parts)
-            elif label in KNOWN_LABELS:
-                self._record(label, fields, number)
-            else:
-                self.unknown.setdefault(label, []).append(number)
-                after_unknown = True
 
-        if in_block or expect_block:
-            at = self.v_line[voucher] if in_block else expect_block
-            if in_block:
-                error(
-                    at,
-                    "ver_unclosed",
-                    "the #VER block is not closed by } (the file ends inside it: cut short?)",
-                    "} after the voucher's last #TRANS row",
-                )
-            else:
-                error(at, "ver_block", "#VER is not followed by a { … } block", "{ after #VER")
-            if twin is not None:
-                self.twins_missing.append(twin[3])
+        if in_block:
+            error(
+                self.vouchers[voucher][5],
+                "ver_unclosed",
+                "the #VER block is not closed by } (the file ends inside it: cut short?)",
+                "} after the voucher's last #TRANS row",
+            )
+            self.unclosed.append(self.vouchers[voucher][5])
+        elif expect_block:
+            error(
+                expect_block, "ver_block", "#VER is not followed by a { … } block", "{ after #VER"
+            )
+        if twin is not None:
+            self.twins_missing.append(twin[3])
         if self.ksumma.get("open") and "declared" not in self.ksumma:
             error(
                 self.ksumma["open"],
@@ -685,6 +728,19 @@ class _Parser:
         self._notes()
 
     # -- records ------------------------------------------------------------------------------
+    def _raw_object_list(self, raw: str, line: int, label: str) -> int | None:
+        """The index of an object list given as the text between its braces."""
+        tokens, problem, lists = _fields(raw)
+        if problem is not None or lists:
+            self.errors.add(line, "objects", f"{label}: malformed object list", '{1 "100" 6 "P12"}')
+            return None
+        index = self.object_lists.get(tuple(tokens))  # type: ignore[arg-type]
+        if index is None:
+            index = self._object_list(tuple(tokens), line, label)  # type: ignore[arg-type]
+        if index is not None:
+            self.raw_object_lists[raw] = index
+        return index
+
     def _object_list(self, tokens: tuple[str, ...], line: int, label: str) -> int | None:
         """The index of an object list (parsed once per distinct list), or None on error."""
         if len(tokens) % 2:
@@ -709,31 +765,29 @@ class _Parser:
             pairs.append((int(dimension), tokens[i + 1]))
         index = len(self.object_pairs)
         self.object_pairs.append(pairs)
+        self.object_text.append("".join(tokens))
         self.object_lists[tokens] = index
         return index
 
-    def _voucher(self, fields: list[Field], line: int) -> int:
+    def _voucher(self, fields: list[Field], lists: int, line: int) -> int:
         """Register a voucher (also a malformed one, so that its block does not cascade into
         more errors); its index."""
-        if any(type(value) is tuple for value in fields):
+        if lists:
             self.errors.add(line, "syntax", "#VER: an object list out of place", SYNTAX["#VER"])
-        values = [v if type(v) is str else "" for v in fields[:6]]
-        values += [""] * (6 - len(values))
+        values = [v if type(v) is str else "" for v in fields[:5]]
+        values += [""] * (5 - len(values))
         if len(fields) < 3:
             self.errors.add(line, "fields", "#VER has too few fields", SYNTAX["#VER"])
         elif not values[2]:
             self.errors.add(
                 line, "date", "#VER: the voucher date is missing (field 3)", EXPECTED_DATE
             )
-        self.v_series.append(values[0])
-        self.v_number.append(values[1])
-        self.v_date.append(values[2] or None)
-        self.v_text.append(values[3] or None)
-        self.v_regdate.append(values[4] or None)
-        self.v_line.append(line)
-        return len(self.v_line) - 1
+        series, number, date, text, regdate = values
+        self.vouchers.append((series, number, date or None, text or None, regdate or None, line))
+        return len(self.vouchers) - 1
 
-    def _ksumma(self, fields: list[Field], line: int, on: bool, crc_parts: list[str]) -> bool:
+    def _ksumma(self, fields: list[Field], line: int) -> bool:
+        """An opening (no field) or closing ``#KSUMMA``; whether the checksum now runs."""
         ks = self.ksumma
         if not fields:  # the opening #KSUMMA
             if "open" in ks:
@@ -753,7 +807,7 @@ class _Parser:
             self.errors.add(line, "ksumma", "#KSUMMA: the checksum is not a number", "a CRC-32")
             ks["declared"] = None
             return False
-        data = "".join(crc_parts).encode(self.encoding, "replace")
+        data = "".join(self.crc_parts).encode(self.encoding, "replace")
         ks["declared"] = int(value) & 0xFFFFFFFF
         ks["computed"] = zlib.crc32(data)
         ks["line"] = line
@@ -770,17 +824,14 @@ class _Parser:
     def _record(self, label: str, fields: list[Field], line: int) -> None:  # noqa: C901
         """Every known record other than #VER, the rows, and #KSUMMA."""
         error = self.errors.add
+        at = OBJECTS_AT.get(label)  # the position of the object list
+        if at is not None and len(fields) > at and type(fields[at]) is not tuple:
+            fields.insert(at, ())  # SIE 1-3 style without an object list: read as {}
+            self.missing_objects += 1
         if len(fields) < MIN_FIELDS.get(label, 0):
             error(line, "fields", f"{label} has too few fields", SYNTAX.get(label))
             return
-        if label in ("#OIB", "#OUB", "#PSALDO", "#PBUDGET"):
-            at = 3 if label in ("#PSALDO", "#PBUDGET") else 2
-            if type(fields[at]) is not tuple:
-                fields.insert(at, ())  # SIE 1-3 style without an object list
-                self.missing_objects += 1
-                if len(fields) < MIN_FIELDS[label]:
-                    error(line, "fields", f"{label} has too few fields", SYNTAX[label])
-                    return
+        if at is not None:
             objects = fields[at]
             values = fields[:at] + fields[at + 1 :]
         else:
@@ -803,14 +854,8 @@ class _Parser:
             if not v[1]:
                 error(line, "fields", f"{label}: the account is empty", SYNTAX[label])
                 return
-            self.b_kind.append(label[1:])
-            self.b_year.append(v[0])
-            self.b_period.append(period)
-            self.b_account.append(v[1])
-            self.b_objects.append(index)
-            self.b_amount.append(v[2])
-            self.b_quantity.append(v[3] or None if len(v) > 3 else None)
-            self.b_line.append(line)
+            quantity = v[3] or None if len(v) > 3 else None
+            self.balances.append((label[1:], v[0], period, v[1], index, v[2], quantity, line))
         elif label == "#KONTO":
             if not v[0]:
                 error(line, "fields", "#KONTO: the account is empty", SYNTAX["#KONTO"])
@@ -818,7 +863,7 @@ class _Parser:
             if v[0] in self.declared:
                 self.notes.append(f"line {line}: account {v[0]} is declared again (#KONTO)")
             self.declared.add(v[0])
-            self._account(v[0])[0] = " ".join(v[1:]) if len(v) > 2 else (v[1:] or [None])[0]
+            self._account(v[0])[0] = v[1] if len(v) > 1 else None  # more fields: ignored
         elif label == "#KTYP":
             if v[1].upper() not in ACCOUNT_TYPES:
                 error(
@@ -880,7 +925,7 @@ class _Parser:
         count = 0
         first: list[int] = []
         for number, line in enumerate(lines, 1):
-            if _CONTROL.search(line.rstrip("\r\x1a")):
+            if _CONTROL.search(line.rstrip("\r")):
                 count += 1
                 if len(first) < 5:
                     first.append(number)
@@ -912,7 +957,7 @@ class _Parser:
 
     # -- frames and the ledger rules ----------------------------------------------------------
     def build(self, declared_format: str | None) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-        objects = pl.Series("objects", self.object_pairs_as_structs(), dtype=OBJECT_LIST)
+        objects = pl.Series("objects", self._object_structs(), dtype=OBJECT_LIST)
         years = self._years()
         vouchers = self._vouchers()
         transactions = self._transactions(vouchers, objects)
@@ -949,6 +994,15 @@ class _Parser:
         }
         counted = transactions.filter(pl.col("row_kind") != "BTRANS")
         year0 = self._year0_rows(counted, years)
+        outside = vouchers.filter(
+            pl.col("voucher_line").is_in(year0["voucher_line"].unique().implode()).not_()
+            & pl.col("voucher_line").is_in(counted["voucher_line"].unique().implode())
+        )
+        if outside.height:
+            self.notes.append(
+                f"{outside.height} voucher(s) dated outside financial year 0 (first at line "
+                f"{outside['voucher_line'].min()}): not in the year-0 sums nor the #IB/#UB check"
+            )
         account_sums = {
             account: str(total)
             for account, total in year0.group_by("account")
@@ -977,7 +1031,7 @@ class _Parser:
         }
         return tables, stats
 
-    def object_pairs_as_structs(self) -> list[list[dict[str, Any]]]:
+    def _object_structs(self) -> list[list[dict[str, Any]]]:
         return [[{"dimension": d, "object": o} for d, o in pairs] for pairs in self.object_pairs]
 
     def _years(self) -> pl.DataFrame:
@@ -1010,16 +1064,9 @@ class _Parser:
         return frame
 
     def _vouchers(self) -> pl.DataFrame:
-        frame = pl.DataFrame(
+        frame = _frame(
+            self.vouchers,
             {
-                "voucher_series": self.v_series,
-                "voucher_number": self.v_number,
-                "voucher_date": self.v_date,
-                "voucher_text": self.v_text,
-                "voucher_reg_date": self.v_regdate,
-                "voucher_line": self.v_line,
-            },
-            schema={
                 "voucher_series": pl.String,
                 "voucher_number": pl.String,
                 "voucher_date": pl.String,
@@ -1036,21 +1083,9 @@ class _Parser:
         )
 
     def _transactions(self, vouchers: pl.DataFrame, objects: pl.Series) -> pl.DataFrame:
-        frame = pl.DataFrame(
+        frame = _frame(
+            self.rows,
             {
-                "voucher": self.t_voucher,
-                "row_kind": self.t_kind,
-                "row_number": self.t_row,
-                "account": self.t_account,
-                "object_list": self.t_objects,
-                "amount": self.t_amount,
-                "transaction_date": self.t_date,
-                "transaction_text": self.t_text,
-                "quantity": self.t_quantity,
-                "sign": self.t_sign,
-                "source_line": self.t_line,
-            },
-            schema={
                 "voucher": pl.UInt32,
                 "row_kind": pl.String,
                 "row_number": pl.Int32,
@@ -1094,18 +1129,9 @@ class _Parser:
         return pl.concat([vouchers.gather(frame["voucher"]), frame], how="horizontal")
 
     def _balances(self, objects: pl.Series) -> pl.DataFrame:
-        frame = pl.DataFrame(
+        frame = _frame(
+            self.balances,
             {
-                "kind": self.b_kind,
-                "year_index": self.b_year,
-                "period": self.b_period,
-                "account": self.b_account,
-                "object_list": self.b_objects,
-                "amount": self.b_amount,
-                "quantity": self.b_quantity,
-                "source_line": self.b_line,
-            },
-            schema={
                 "kind": pl.String,
                 "year_index": pl.String,
                 "period": pl.String,
@@ -1278,7 +1304,10 @@ class _Parser:
                 pl.first("voucher_series", "voucher_number"),
             )
         )
-        unbalanced = sums.filter((pl.col("bad") == 0) & (pl.col("total") != 0)).sort("voucher_line")
+        # a voucher whose block was never closed is reported as such, not as unbalanced
+        complete = ~pl.col("voucher_line").is_in(pl.Series(self.unclosed, dtype=pl.Int32).implode())
+        unbalanced = sums.filter((pl.col("bad") == 0) & (pl.col("total") != 0) & complete)
+        unbalanced = unbalanced.sort("voucher_line")
         for line, total, _, series, number in unbalanced.iter_rows():
             self.errors.add(
                 line,
@@ -1427,6 +1456,10 @@ class _Parser:
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
+def _frame(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
 def _same_amount(a: str, b: str) -> bool:
     if a == b:
         return True

@@ -155,6 +155,7 @@ def read(path: Path) -> ReadResult:
     with tempfile.TemporaryDirectory(prefix="kson_visit_logs_") as spill:
         con = duckdb.connect(":memory:")
         try:
+            con.execute("SET enable_progress_bar = false")
             con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
             con.execute("SET preserve_insertion_order=false")
             con.execute(f"SET temp_directory={_literal(spill)}")

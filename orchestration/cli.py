@@ -148,6 +148,7 @@ def validate_file(path: Path, as_json: bool) -> int:
                     "valid": result.ok,
                     "rows": result.rows_per_table(),
                     "notes": result.notes,
+                    **({"summary": family.summarize(result)} if family.summarize else {}),
                     "errors": [
                         {"place": e.place, "rule": e.rule, "expected": e.expected}
                         for e in result.errors

@@ -70,7 +70,9 @@ class WarehouseResource(ConfigurableResource):
 
     def connect_build(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         Path(self.build_db).parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(self.build_db, read_only=read_only)
+        con = duckdb.connect(self.build_db, read_only=read_only)
+        con.execute("SET enable_progress_bar = false")
+        return con
 
     def dbt_vars(self) -> str:
         """``--vars`` for dbt: its profile takes the build database's path from them."""

@@ -1,9 +1,10 @@
 import dataclasses
+import re
 
 import duckdb
 import pytest
 
-from conftest import SAMPLE_DIR
+from conftest import REPO_ROOT, SAMPLE_DIR
 from ingest.landing import FileStore, load_family, sha256_of
 from ingest.registry import FAMILIES
 
@@ -93,3 +94,24 @@ def test_a_failure_while_inserting_leaves_nothing_half_written(store, con):
         ("data_sarskilt_boende_0188_2020-2023.json",)
     ]
     assert con.execute("SELECT count(*) FROM raw.kolada_kpis").fetchall() == [(0,)]
+
+
+SIE_CORPUS = REPO_ROOT.parent / "shared" / "reference" / "sie"
+
+
+def test_sie_files_load_and_a_broken_ledger_is_quarantined_with_its_line(store, con):
+    folder = store.landing_dir / "sie"
+    folder.mkdir(parents=True)
+    for name in ("alipsa_44_sie4.se", "jsisie_transaktioner_ovnbolag-bad-balance.se"):
+        (folder / name).write_bytes((SIE_CORPUS / name).read_bytes())
+    outcome = load_family(con, FAMILIES["sie"], store)
+    [(accepted, rows)] = outcome.accepted
+    assert accepted == "sie/alipsa_44_sie4.se" and rows > 0
+    [(rejected, report)] = outcome.quarantined
+    assert rejected == "sie/jsisie_transaktioner_ovnbolag-bad-balance.se"
+    assert re.search(r"- line \d+: .*balance", report)
+    [(ib,)] = con.execute(
+        "SELECT amount FROM raw.sie_balances WHERE kind = 'IB' AND year_index = 0 "
+        "AND account = '1930'"
+    ).fetchall()
+    assert str(ib) == "263238.84"

@@ -1,0 +1,11 @@
+select
+    file_id,
+    kind as balance_kind,
+    year_index,
+    period,
+    account,
+    objects,
+    amount,
+    quantity,
+    source_line
+from {{ source('raw', 'sie_balances') }}

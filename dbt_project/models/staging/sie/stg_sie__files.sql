@@ -1,0 +1,14 @@
+select
+    file_id,
+    sie_type,
+    format as declared_format,
+    encoding,
+    program,
+    program_version,
+    generated_on,
+    company_name,
+    org_nr as company_org_nr,
+    currency,
+    ksumma_present,
+    ksumma_valid
+from {{ source('raw', 'sie_files') }}
