@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from expectations import action_plans, contract_followup, provider_month, survey_results
+from expectations import (
+    action_plans,
+    contract_followup,
+    member_contributions,
+    provider_month,
+    survey_results,
+)
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -29,5 +35,11 @@ SUITES: dict[str, MartSuite] = {
     module.__name__.rsplit(".", 1)[-1]: MartSuite(
         module.__doc__ or "", module.suite, module.KEY_COLUMNS
     )
-    for module in (survey_results, provider_month, contract_followup, action_plans)
+    for module in (
+        survey_results,
+        provider_month,
+        contract_followup,
+        action_plans,
+        member_contributions,
+    )
 }

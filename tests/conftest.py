@@ -63,6 +63,16 @@ def provider_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def ledger_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Sample SIE ledgers for 2021-2024 at the test scale, generated once per session."""
+    from sample_data.ledgers import generate
+
+    out = tmp_path_factory.mktemp("ledger_sample")
+    generate(out, scale=TEST_SCALE)
+    return out
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """A landing folder holding the bundled Kolada sample and an empty warehouse."""

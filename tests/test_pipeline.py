@@ -106,7 +106,13 @@ def test_serving_file_documents_its_columns_and_publication(published):
             "AND column_name = 'is_suppressed'"
         ).fetchall()
     assert run_id == result.run_id
-    assert tables == ["action_plans", "contract_followup", "provider_month", "survey_results"]
+    assert tables == [
+        "action_plans",
+        "contract_followup",
+        "member_contributions",
+        "provider_month",
+        "survey_results",
+    ]
     assert comment == "True when no total share is published for this cell."
 
 

@@ -51,7 +51,13 @@ def test_run_publishes_every_mart(run):
                 "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'marts'"
             ).fetchall()
         )
-    assert set(tables) == {"survey_results", "provider_month", "contract_followup", "action_plans"}
+    assert set(tables) == {
+        "survey_results",
+        "provider_month",
+        "contract_followup",
+        "action_plans",
+        "member_contributions",
+    }
 
 
 @pytest.mark.parametrize(("year", "expected"), [(2022, 67), (2023, 70)])
