@@ -54,3 +54,33 @@ def test_region_stockholm_base_includes_the_added_55_msek(run):
         for (member, _), (*_, status) in rows.items()
         if member == "region_stockholm"
     )
+
+
+def test_budget_outcome_agrees_with_the_vouchers_and_forecasts_the_year(run):
+    workspace, _ = run
+    with duckdb.connect(str(workspace.serving_db), read_only=True) as con:
+        outcome = dict(
+            con.execute(
+                "SELECT year, sum(outcome) FROM marts.finance_budget_outcome "
+                "WHERE account_class = '4' GROUP BY year"
+            ).fetchall()
+        )
+        december = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE forecast_full_year = outcome_ytd) "
+            "FROM marts.finance_budget_outcome WHERE month(month) = 12"
+        ).fetchall()
+        months = con.execute(
+            "SELECT DISTINCT year, count(DISTINCT month) FROM marts.finance_budget_outcome "
+            "GROUP BY year ORDER BY year"
+        ).fetchall()
+    with duckdb.connect(str(workspace.build_db), read_only=True) as con:
+        vouchers = dict(
+            con.execute(
+                "SELECT fiscal_year, sum(amount) FROM intermediate.int_sie__transactions_current "
+                "WHERE account LIKE '4%' GROUP BY fiscal_year"
+            ).fetchall()
+        )
+    assert outcome == vouchers  # #PSALDO per month adds up to the vouchers' rows, to the öre
+    assert months == [(2021, 12), (2022, 12), (2023, 12), (2024, 12)]
+    [(rows, equal)] = december
+    assert rows > 0 and rows == equal  # in December the forecast is the outcome

@@ -109,6 +109,7 @@ def test_serving_file_documents_its_columns_and_publication(published):
     assert tables == [
         "action_plans",
         "contract_followup",
+        "finance_budget_outcome",
         "member_contributions",
         "provider_month",
         "survey_results",

@@ -57,6 +57,7 @@ def test_run_publishes_every_mart(run):
         "contract_followup",
         "action_plans",
         "member_contributions",
+        "finance_budget_outcome",
     }
 
 
