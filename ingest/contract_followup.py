@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import polars as pl
-from stdnum.se import orgnr
 
 from ingest import reference
 from ingest.pii import find_personnummer
@@ -74,7 +73,6 @@ UPPRATTAD = "upprättad"
 STATUSES: tuple[str, ...] = (UPPRATTAD, "genomförd", "godkänd", "fortsätter följas")
 BOOLEANS = ("true", "false")
 PLAN_ID = r"^AP([0-9]{4})-[0-9]{3}$"
-ORG_NR = r"[0-9]{6}-[0-9]{4}"
 YEAR = r"^[0-9]{4}$"
 DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MAX_ERRORS_PER_RULE = 20
@@ -332,7 +330,7 @@ def _check_org_nr(frame: pl.DataFrame, errors: _Errors) -> None:
     """Valid (format, third digit ≥ 2, Luhn by python-stdnum on the distinct values), then
     known in ``providers.csv``."""
     values = frame["provider_org_nr"].drop_nulls().unique().to_list()
-    valid = _one_of(v for v in values if _org_nr_valid(v))
+    valid = _one_of(v for v in values if reference.is_valid_org_nr(v))
     column = pl.col("provider_org_nr")
     _flag(
         frame,
@@ -355,10 +353,6 @@ def _check_org_nr(frame: pl.DataFrame, errors: _Errors) -> None:
 def _one_of(values: Iterable[str]) -> pl.Expr:
     """A set of strings for ``is_in`` (typed, so that an empty set works too)."""
     return pl.lit(pl.Series(sorted(values), dtype=pl.String)).implode()
-
-
-def _org_nr_valid(value: str) -> bool:
-    return bool(re.fullmatch(ORG_NR, value)) and value[2] >= "2" and orgnr.is_valid(value)
 
 
 def _check_in(

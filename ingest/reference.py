@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
 import polars as pl
+from stdnum.se import orgnr
 
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 
@@ -22,6 +24,15 @@ def contract_areas() -> pl.DataFrame:
     return pl.read_csv(
         SEEDS_DIR / "contract_areas.csv",
         schema_overrides={"valid_from_year": pl.Int32, "valid_to_year": pl.Int32},
+    )
+
+
+def is_valid_org_nr(value: str) -> bool:
+    """``NNNNNN-NNNN`` with a third digit ≥ 2 (a legal person) and a valid Luhn check digit."""
+    return (
+        re.fullmatch(r"[0-9]{6}-[0-9]{4}", value) is not None
+        and value[2] >= "2"
+        and orgnr.is_valid(value)
     )
 
 

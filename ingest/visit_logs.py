@@ -296,15 +296,6 @@ def _with_count(text: str, count: int, at_least: bool = False, unit: str = "rows
     return f"{text} ({'at least ' if at_least else ''}{count} {unit})"
 
 
-def _org_nr_valid(value: str) -> bool:
-    """``NNNNNN-NNNN``, third digit ≥ 2, Luhn check digit (python-stdnum)."""
-    return (
-        bool(re.fullmatch(r"[0-9]{6}-[0-9]{4}", value))
-        and value[2] >= "2"
-        and orgnr.is_valid(value)
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # The validation
 # --------------------------------------------------------------------------------------------
@@ -314,7 +305,7 @@ class _Validation:
         self.path = path
         self.name = path.name
         self.year = year
-        known = sorted(o for o in reference.known_org_nrs() if _org_nr_valid(o))
+        known = sorted(o for o in reference.known_org_nrs() if reference.is_valid_org_nr(o))
         self.known = _list_literal(known)
         # a valid row takes over 100 bytes: sequence numbers up to size / 50 fit the bitmap
         self.bitmap_size = min(max(path.stat().st_size // 50, 1 << 16), 99_999_999)
