@@ -28,7 +28,7 @@ import polars as pl
 
 from ingest import reference
 from ingest.pii import find_personnummer
-from ingest.validation import ReadResult, ValidationError
+from ingest.validation import ErrorCollector, ReadResult
 
 FOLLOWUP_SOURCE = "contract_followup"
 FOLLOWUP_TABLE = "contract_followup"
@@ -75,7 +75,6 @@ BOOLEANS = ("true", "false")
 PLAN_ID = r"^AP([0-9]{4})-[0-9]{3}$"
 YEAR = r"^[0-9]{4}$"
 DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-MAX_ERRORS_PER_RULE = 20
 
 RULE_PII = "personal identity number in the file"
 _LINE = "source_line"
@@ -97,7 +96,7 @@ def accepts_plans(path: Path) -> bool:
 def read_followup(path: Path) -> ReadResult:
     """Validate one contract follow-up file; on success the ``contract_followup`` frame."""
     path = Path(path)
-    errors = _Errors(path.name)
+    errors = ErrorCollector(path.name, RULE_PII)
     match = FOLLOWUP_FILE_NAME.match(path.name)
     year = int(match.group(1)) if match else None
     if match is None:
@@ -127,7 +126,7 @@ def read_followup(path: Path) -> ReadResult:
 def read_plans(path: Path) -> ReadResult:
     """Validate one action-plan export; on success the ``action_plans`` frame."""
     path = Path(path)
-    errors = _Errors(path.name)
+    errors = ErrorCollector(path.name, RULE_PII)
     if not PLANS_FILE_NAME.match(path.name):
         errors.add("file name", "file name is not action_plans.csv", "action_plans.csv")
     frame = _read_fields(path, PLANS_COLUMNS, errors)
@@ -153,49 +152,13 @@ def read_plans(path: Path) -> ReadResult:
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
-class _Errors:
-    """A file's errors: at most ``MAX_ERRORS_PER_RULE`` listed per rule, the rest counted."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.items: list[ValidationError] = []
-        self.counts: dict[str, int] = {}
-        self.expected: dict[str, str | None] = {}
-
-    def add(self, place: str, rule: str, expected: str | None = None) -> None:
-        self.counts[rule] = self.counts.get(rule, 0) + 1
-        self.expected.setdefault(rule, expected)
-        if self.counts[rule] <= MAX_ERRORS_PER_RULE:
-            self.items.append(
-                ValidationError(self.file, place, rule, expected, personal_data=rule == RULE_PII)
-            )
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def finish(self) -> list[ValidationError]:
-        """The listed errors, then one per rule saying how many more there are."""
-        more = [
-            ValidationError(
-                self.file,
-                "file",
-                f"{rule} — {count - MAX_ERRORS_PER_RULE} more not listed",
-                self.expected[rule],
-                personal_data=rule == RULE_PII,
-            )
-            for rule, count in self.counts.items()
-            if count > MAX_ERRORS_PER_RULE
-        ]
-        return self.items + more
-
-
 def _flag(
     frame: pl.DataFrame,
     broken: pl.Expr,
     column: str,
     rule: str | pl.Expr,
     expected: str | None,
-    errors: _Errors,
+    errors: ErrorCollector,
 ) -> None:
     """One error per row where ``broken`` is true (null counts as not broken). ``rule`` may be
     an expression giving a per-row text (for example naming an earlier line)."""
@@ -220,7 +183,7 @@ def _header_starts(path: Path, prefix: bytes) -> bool:
         return handle.read(len(prefix) + 3).removeprefix(b"\xef\xbb\xbf").startswith(prefix)
 
 
-def _read_fields(path: Path, columns: Sequence[str], errors: _Errors) -> pl.DataFrame | None:
+def _read_fields(path: Path, columns: Sequence[str], errors: ErrorCollector) -> pl.DataFrame | None:
     """The file's rows as text (empty cells as null) with their line numbers, or ``None`` when
     the file cannot be split into the contract's columns (the errors say why)."""
     header = ",".join(columns)
@@ -299,7 +262,7 @@ def _date(column: str) -> pl.Expr:
 # --------------------------------------------------------------------------------------------
 # Rules shared by the two files
 # --------------------------------------------------------------------------------------------
-def _check_pii(frame: pl.DataFrame, columns: Sequence[str], errors: _Errors) -> None:
+def _check_pii(frame: pl.DataFrame, columns: Sequence[str], errors: ErrorCollector) -> None:
     """Cells holding a personal identity number."""
     lines = frame[_LINE]
     for row, column in find_personnummer(frame, list(columns)):
@@ -310,12 +273,12 @@ def _check_pii(frame: pl.DataFrame, columns: Sequence[str], errors: _Errors) -> 
         )
 
 
-def _check_required(frame: pl.DataFrame, columns: Sequence[str], errors: _Errors) -> None:
+def _check_required(frame: pl.DataFrame, columns: Sequence[str], errors: ErrorCollector) -> None:
     for column in columns:
         _flag(frame, pl.col(column).is_null(), column, "empty value", "a value", errors)
 
 
-def _check_year(frame: pl.DataFrame, errors: _Errors) -> None:
+def _check_year(frame: pl.DataFrame, errors: ErrorCollector) -> None:
     _flag(
         frame,
         ~pl.col("contract_year").str.contains(YEAR),
@@ -326,7 +289,7 @@ def _check_year(frame: pl.DataFrame, errors: _Errors) -> None:
     )
 
 
-def _check_org_nr(frame: pl.DataFrame, errors: _Errors) -> None:
+def _check_org_nr(frame: pl.DataFrame, errors: ErrorCollector) -> None:
     """Valid (format, third digit ≥ 2, Luhn by python-stdnum on the distinct values), then
     known in ``providers.csv``."""
     values = frame["provider_org_nr"].drop_nulls().unique().to_list()
@@ -356,7 +319,7 @@ def _one_of(values: Iterable[str]) -> pl.Expr:
 
 
 def _check_in(
-    frame: pl.DataFrame, column: str, allowed: Sequence[str], rule: str, errors: _Errors
+    frame: pl.DataFrame, column: str, allowed: Sequence[str], rule: str, errors: ErrorCollector
 ) -> None:
     _flag(frame, ~pl.col(column).is_in(list(allowed)), column, rule, ", ".join(allowed), errors)
 
@@ -367,7 +330,7 @@ def _first_line(keys: Sequence[str]) -> pl.Expr:
 
 
 def _check_constant(
-    frame: pl.DataFrame, within: str, columns: Sequence[str], label: str, errors: _Errors
+    frame: pl.DataFrame, within: str, columns: Sequence[str], label: str, errors: ErrorCollector
 ) -> None:
     """``columns`` have one value within each ``within`` group: a row is flagged when it
     differs from the group's first row with a value (empty cells are reported elsewhere)."""
@@ -398,7 +361,7 @@ def _areas_in_force(year: int) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Contract follow-up
 # --------------------------------------------------------------------------------------------
-def _check_followup(frame: pl.DataFrame, year: int | None, errors: _Errors) -> None:
+def _check_followup(frame: pl.DataFrame, year: int | None, errors: ErrorCollector) -> None:
     # 2. required values; contract_year one year, the file name's
     _check_required(
         frame,
@@ -502,7 +465,7 @@ def _check_followup(frame: pl.DataFrame, year: int | None, errors: _Errors) -> N
 # --------------------------------------------------------------------------------------------
 # Action plans
 # --------------------------------------------------------------------------------------------
-def _check_plans(frame: pl.DataFrame, errors: _Errors) -> None:
+def _check_plans(frame: pl.DataFrame, errors: ErrorCollector) -> None:
     # 2. required values, dates, status
     _check_required(frame, [c for c in PLANS_COLUMNS if c != "comment"], errors)
     _check_year(frame, errors)

@@ -24,7 +24,7 @@ from stdnum.se import orgnr as stdnum_orgnr
 
 from ingest import reference
 from ingest.pii import find_personnummer
-from ingest.validation import ReadResult, ValidationError
+from ingest.validation import MAX_ERRORS_PER_RULE, ErrorCollector, ReadResult
 
 SOURCE = "provider_reports"
 TABLE = "provider_reports"
@@ -54,7 +54,6 @@ TABLE_SCHEMAS = {TABLE: SCHEMA}
 
 SHEET = "Rapport"
 HOME_CARE_AREA = "HTJ"
-MAX_ERRORS_PER_RULE = 20
 PERFORMED_FACTOR_NUM, PERFORMED_FACTOR_DEN = 3, 2  # performed ≤ 1.5 × granted
 
 FILE_NAME = re.compile(
@@ -156,7 +155,7 @@ def read(path: Path, today: date | None = None) -> ReadResult:
     most ``MAX_ERRORS_PER_RULE`` listed per rule) when any rule of the contract is broken.
     """
     today = today or date.today()
-    errors = _Errors(path.name)
+    errors = ErrorCollector(path.name, RULE_PII)
     named = _check_file_name(path.name, errors)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
@@ -202,48 +201,6 @@ def read(path: Path, today: date | None = None) -> ReadResult:
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
-class _Errors:
-    """Collects a file's errors, listing at most ``MAX_ERRORS_PER_RULE`` per rule and counting
-    the rest."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.items: list[ValidationError] = []
-        self.counts: dict[str, int] = {}
-        self.expected: dict[str, str | None] = {}
-
-    def add(self, place: str, rule: str, expected: str | None = None) -> None:
-        self.counts[rule] = self.counts.get(rule, 0) + 1
-        if self.counts[rule] <= MAX_ERRORS_PER_RULE:
-            self.items.append(
-                ValidationError(self.file, place, rule, expected, personal_data=rule == RULE_PII)
-            )
-        else:
-            self.expected.setdefault(rule, expected)
-
-    def more(self, rule: str, count: int, expected: str | None = None) -> None:
-        """Count ``count`` further errors of ``rule`` that are not listed."""
-        self.counts[rule] = self.counts.get(rule, 0) + count
-        self.expected.setdefault(rule, expected)
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def finish(self, where: str) -> list[ValidationError]:
-        """The listed errors, then one line per rule saying how many more there are."""
-        more = [
-            ValidationError(
-                self.file,
-                where,
-                f"{rule} — {count - MAX_ERRORS_PER_RULE} more not listed",
-                self.expected.get(rule),
-            )
-            for rule, count in self.counts.items()
-            if count > MAX_ERRORS_PER_RULE
-        ]
-        return self.items + more
-
-
 # --------------------------------------------------------------------------------------------
 # File name
 # --------------------------------------------------------------------------------------------
@@ -255,7 +212,7 @@ class _Named:
     version: int
 
 
-def _check_file_name(name: str, errors: _Errors) -> _Named | None:
+def _check_file_name(name: str, errors: ErrorCollector) -> _Named | None:
     match = FILE_NAME.match(name)
     if match is None:
         errors.add("file name", "file name does not follow the naming rule", FILE_NAME_FORM)
@@ -318,7 +275,7 @@ def _normalise(frame: pl.DataFrame, lines: pl.Expr) -> pl.DataFrame:
     )
 
 
-def _load_xlsx(path: Path, errors: _Errors) -> _Grid | None:
+def _load_xlsx(path: Path, errors: ErrorCollector) -> _Grid | None:
     try:
         workbook = fastexcel.read_excel(str(path))
     except Exception:  # noqa: BLE001 - any failure to open means: not a readable workbook
@@ -354,7 +311,7 @@ def _line_at(data: bytes, offset: int) -> str:
     return "line " + str(data.count(b"\n", 0, offset) + 1)
 
 
-def _decode(data: bytes, errors: _Errors) -> str | None:
+def _decode(data: bytes, errors: ErrorCollector) -> str | None:
     """BOM → UTF-8; else strict UTF-8; else Windows-1252 (the contract's rule)."""
     if data.startswith(b"\xef\xbb\xbf"):
         try:
@@ -386,7 +343,7 @@ def _decode(data: bytes, errors: _Errors) -> str | None:
         return None
 
 
-def _load_csv(path: Path, errors: _Errors) -> _Grid | None:
+def _load_csv(path: Path, errors: ErrorCollector) -> _Grid | None:
     text = _decode(path.read_bytes(), errors)
     if text is None:
         return None
@@ -476,7 +433,7 @@ def _key(text: str | None) -> str:
     return unicodedata.normalize("NFC", " ".join(text.split())).casefold()
 
 
-def _find_layout(grid: _Grid, errors: _Errors) -> _Layout:
+def _find_layout(grid: _Grid, errors: ErrorCollector) -> _Layout:
     """Rows: [empty rows] header block, empty row(s), table header, unit rows, empty row."""
     cells = grid.cells.select(grid.columns)
     flags = cells.select(
@@ -551,7 +508,7 @@ class _Header:
 
 
 def _check_header(
-    grid: _Grid, layout: _Layout, hits: set[tuple[int, int]], errors: _Errors, today: date
+    grid: _Grid, layout: _Layout, hits: set[tuple[int, int]], errors: ErrorCollector, today: date
 ) -> _Header:
     header = _Header()
     found: dict[str, tuple[int, str | None]] = {}  # field → (row, value)
@@ -664,7 +621,7 @@ def _header_value(
     return grid.row_place(grid.line(row), label), text
 
 
-def _check_name_agrees(named: _Named, header: _Header, errors: _Errors) -> None:
+def _check_name_agrees(named: _Named, header: _Header, errors: ErrorCollector) -> None:
     """Rule 1: the file name's org nr, area and period equal the header block's."""
     if header.org_digits is not None and header.org_digits != named.org_digits:
         errors.add(
@@ -836,7 +793,7 @@ def _check_table(
     layout: _Layout,
     hits: set[tuple[int, int]],
     header: _Header,
-    errors: _Errors,
+    errors: ErrorCollector,
     notes: list[str],
 ) -> pl.DataFrame | None:
     """Rules 7–11 over the unit rows, vectorised: per cell, the first rule it breaks.

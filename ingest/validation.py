@@ -72,6 +72,55 @@ def _rows(table: pl.DataFrame | SqlScan) -> int:
     return table.rows if isinstance(table, SqlScan) else table.height
 
 
+MAX_ERRORS_PER_RULE = 20
+
+
+class ErrorCollector:
+    """A file's errors, listing at most ``MAX_ERRORS_PER_RULE`` per rule and counting the rest,
+    so that a rule broken on every row still gives a readable report. Errors of
+    ``personal_data_rule`` are marked ``personal_data``."""
+
+    def __init__(self, file: str, personal_data_rule: str | None = None) -> None:
+        self.file = file
+        self.personal_data_rule = personal_data_rule
+        self.items: list[ValidationError] = []
+        self.counts: dict[str, int] = {}
+        self.expected: dict[str, str | None] = {}
+
+    def add(self, place: str, rule: str, expected: str | None = None) -> None:
+        self.counts[rule] = self.counts.get(rule, 0) + 1
+        self.expected.setdefault(rule, expected)
+        if self.counts[rule] <= MAX_ERRORS_PER_RULE:
+            self.items.append(
+                ValidationError(
+                    self.file, place, rule, expected, personal_data=rule == self.personal_data_rule
+                )
+            )
+
+    def more(self, rule: str, count: int, expected: str | None = None) -> None:
+        """Count ``count`` further errors of ``rule`` that are not listed."""
+        self.counts[rule] = self.counts.get(rule, 0) + count
+        self.expected.setdefault(rule, expected)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def finish(self, where: str = "file") -> list[ValidationError]:
+        """The listed errors, then one per rule saying how many more there are."""
+        more = [
+            ValidationError(
+                self.file,
+                where,
+                f"{rule} — {count - MAX_ERRORS_PER_RULE} more not listed",
+                self.expected[rule],
+                personal_data=rule == self.personal_data_rule,
+            )
+            for rule, count in self.counts.items()
+            if count > MAX_ERRORS_PER_RULE
+        ]
+        return self.items + more
+
+
 def format_report(path: Path, source: str, errors: list[ValidationError], limit: int = 200) -> str:
     """A plain-text error report that a data provider can act on."""
     lines = [

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from ingest import contract_followup as cf
-from ingest.validation import ReadResult, ValidationError
+from ingest.validation import MAX_ERRORS_PER_RULE, ReadResult, ValidationError
 from sample_data.providers import generate
 
 FOLLOWUP = "contract_followup_2022.csv"
@@ -432,9 +432,9 @@ def test_many_errors_of_one_rule_are_capped(tmp_path: Path, plans: list[str]):
     for line in range(2, len(plans) + 1):
         broken = edited(broken, line, status="klar")
     bad = list(range(2, len(plans) + 1))
-    assert len(bad) > cf.MAX_ERRORS_PER_RULE
+    assert len(bad) > MAX_ERRORS_PER_RULE
     errors = errors_of(write(tmp_path, broken, PLANS))
     assert errors == [
-        *[(f"line {n}, column status", "unknown status") for n in bad[: cf.MAX_ERRORS_PER_RULE]],
-        ("file", f"unknown status — {len(bad) - cf.MAX_ERRORS_PER_RULE} more not listed"),
+        *[(f"line {n}, column status", "unknown status") for n in bad[:MAX_ERRORS_PER_RULE]],
+        ("file", f"unknown status — {len(bad) - MAX_ERRORS_PER_RULE} more not listed"),
     ]
