@@ -29,9 +29,9 @@ $(BIN)/kson: pyproject.toml uv.lock
 # The providers' sample (reports, ~1 M visits a year, follow-up) and the sample ledgers are
 # generated, not committed: deterministic, in seconds.
 $(PROVIDER_SAMPLE): sample_data/providers.py sample_data/ledgers.py | $(BIN)/kson
-	@echo "Generating the providers' sample data for 2022-2024 into $(SAMPLE_DIR)/ (scale 1)"
-	$(BIN)/python -m sample_data.providers --out $(SAMPLE_DIR) --scale 1
-	@echo "Generating KSON's sample ledgers (SIE 4) for 2021-2024 into $(SAMPLE_DIR)/sie/"
+	@echo "Generating the providers' sample data for 2021-2024 into $(SAMPLE_DIR)/ (scale 1)"
+	$(BIN)/python -m sample_data.providers --out $(SAMPLE_DIR) --scale 1 --years 2021 2022 2023 2024
+	@echo "Generating KSON's sample ledgers (SIE 4), volumes and budget for 2021-2024 into $(SAMPLE_DIR)/"
 	$(BIN)/python -m sample_data.ledgers --out $(SAMPLE_DIR) --scale 1
 	@touch $@
 
@@ -45,9 +45,11 @@ lint: $(BIN)/kson
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Benchmark of the visit path at 1x and 10x Norrtälje scale (prints figures; not a test).
+# Benchmarks (print figures; not tests): the visit path at 1x and 10x Norrtälje scale, and five
+# years of sample ledgers.
 bench: $(BIN)/kson
 	$(BIN)/python -m benchmarks.visit_path --scales 1 10
+	$(BIN)/python -m benchmarks.ledger_path --scale 1
 
 ui: $(BIN)/kson $(PROVIDER_SAMPLE)
 	KSON_LANDING_DIR=$${KSON_LANDING_DIR:-$(SAMPLE_DIR)} \
@@ -55,6 +57,7 @@ ui: $(BIN)/kson $(PROVIDER_SAMPLE)
 
 clean:
 	rm -rf $(SAMPLE_DIR)/provider_reports $(SAMPLE_DIR)/visit_logs $(SAMPLE_DIR)/contract_followup \
-		$(SAMPLE_DIR)/action_plans $(SAMPLE_DIR)/sie $(SAMPLE_DIR)/volumes $(PROVIDER_SAMPLE)
+		$(SAMPLE_DIR)/action_plans $(SAMPLE_DIR)/sie $(SAMPLE_DIR)/health_care_volumes \
+		$(SAMPLE_DIR)/budget $(PROVIDER_SAMPLE)
 	rm -rf warehouse/*.duckdb warehouse/*.wal warehouse/archive warehouse/quarantine \
 		warehouse/logs dbt_project/target dbt_project/logs

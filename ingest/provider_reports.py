@@ -12,19 +12,31 @@ never the offending value when it may be personal data.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
 
-import fastexcel
 import polars as pl
 from stdnum.se import orgnr as stdnum_orgnr
 
 from ingest import reference
-from ingest.pii import find_personnummer
-from ingest.validation import MAX_ERRORS_PER_RULE, ErrorCollector, ReadResult
+from ingest.spreadsheet import (
+    Grid,
+    add_cell_errors,
+    close_to_whole,
+    csv_head,
+    first_rule,
+    header_key,
+    load_csv,
+    load_xlsx,
+    mask,
+    note_ignored,
+    number,
+    scan_personnummer,
+)
+from ingest.validation import MAX_ERRORS_PER_RULE as MAX_ERRORS_PER_RULE  # the cap on listed errors
+from ingest.validation import ErrorCollector, ReadResult
 
 SOURCE = "provider_reports"
 TABLE = "provider_reports"
@@ -66,8 +78,6 @@ FILE_NAME_FORM = (
 ORG_NR = re.compile(r"^(\d{6})-?(\d{4})$")
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 UNIT_ID = r"^E\d{5}$"
-CANDIDATE_DIGITS = r"\d{6}(?:\d{2})?[-+]?\d{4}"  # as ingest.pii extracts them
-NUMBER = r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$"
 
 # Header block: matched label (trimmed, case-folded) → (field, label as the template writes it)
 HEADER_FIELDS: dict[str, tuple[str, str]] = {
@@ -130,20 +140,15 @@ RULE_CHECK_DIGIT = "organisation number with a wrong check digit"
 
 
 def accepts(path: Path) -> bool:
-    """Whether ``path`` looks like a provider report: any ``.xlsx``, or a ``.csv`` whose first
-    line starts with ``Organisationsnummer`` (used by ``kson validate``)."""
+    """Whether ``path`` looks like a provider report: any ``.xlsx`` but a budget file
+    (``budget_…``, see ``ingest.budget``), or a ``.csv`` whose first line starts with
+    ``Organisationsnummer`` (used by ``kson validate``)."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        return True
+        return not path.name.casefold().startswith("budget_")
     if suffix != ".csv":
         return False
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(256)
-    except OSError:
-        return False
-    head = head.removeprefix(b"\xef\xbb\xbf")
-    text = head.decode("utf-8", errors="replace").lstrip(' "')
+    text = csv_head(path).lstrip(' "')
     return text.casefold().startswith("organisationsnummer")
 
 
@@ -159,9 +164,9 @@ def read(path: Path, today: date | None = None) -> ReadResult:
     named = _check_file_name(path.name, errors)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        grid = _load_xlsx(path, errors)
+        grid = load_xlsx(path, SHEET, errors, content="the report")
     elif suffix == ".csv":
-        grid = _load_csv(path, errors)
+        grid = load_csv(path, errors)
     else:
         errors.add("file name", "not an .xlsx or .csv file", FILE_NAME_FORM)
         grid = None
@@ -169,8 +174,8 @@ def read(path: Path, today: date | None = None) -> ReadResult:
         return ReadResult(errors=errors.finish("file"))
 
     result = ReadResult()
-    hits = _scan_personnummer(grid)
-    grid.cells = _mask(grid.cells, hits)
+    hits = scan_personnummer(grid)
+    grid.cells = mask(grid.cells, hits)
     if not grid.separated:
         errors.add("line 1", "fields are not separated by ';'", "';' as the field separator")
     layout = _find_layout(grid, errors) if grid.separated else _Layout()
@@ -199,9 +204,6 @@ def read(path: Path, today: date | None = None) -> ReadResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------------
-# --------------------------------------------------------------------------------------------
 # File name
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -219,192 +221,6 @@ def _check_file_name(name: str, errors: ErrorCollector) -> _Named | None:
         return None
     org, area, period, version = match.groups()
     return _Named(org, area, period, int(version) if version else 1)
-
-
-# --------------------------------------------------------------------------------------------
-# Loading: both formats become a grid of trimmed text cells, null for empty
-# --------------------------------------------------------------------------------------------
-@dataclass
-class _Grid:
-    """The cells of sheet ``Rapport`` or of the CSV: columns ``c0``, ``c1``, … (sheet column
-    A, B, … or CSV field 1, 2, …) as trimmed strings (null when empty), and ``__line``, the
-    sheet row or CSV line of each row (1-based)."""
-
-    cells: pl.DataFrame
-    is_xlsx: bool
-    separated: bool = True  # CSV: whether any line has a ';'
-
-    @property
-    def columns(self) -> list[str]:
-        return [name for name in self.cells.columns if name != "__line"]
-
-    @property
-    def where(self) -> str:
-        return f"sheet {SHEET}" if self.is_xlsx else "file"
-
-    def line(self, row: int) -> int:
-        return int(self.cells["__line"][row])
-
-    def row_place(self, line: int, name: str | None = None) -> str:
-        unit = f"sheet {SHEET}, row" if self.is_xlsx else "line"
-        return f"{unit} {line}" + (f" ({name})" if name else "")
-
-    def column_place(self, line: int, col: int, name: str | None = None) -> str:
-        column = _column_letter(col) if self.is_xlsx else str(col + 1)
-        return f"{self.row_place(line)}, column {column}" + (f" ({name})" if name else "")
-
-    def cell_place(self, row: int, col: int, name: str | None = None) -> str:
-        return self.column_place(self.line(row), col, name)
-
-
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
-def _normalise(frame: pl.DataFrame, lines: pl.Expr) -> pl.DataFrame:
-    """Trim every cell; an empty or blank cell becomes null."""
-    trimmed = {name: pl.col(name).str.strip_chars() for name in frame.columns}
-    return frame.select(
-        *[pl.when(cell != "").then(cell).alias(name) for name, cell in trimmed.items()],
-        lines.cast(pl.Int32).alias("__line"),
-    )
-
-
-def _load_xlsx(path: Path, errors: ErrorCollector) -> _Grid | None:
-    try:
-        workbook = fastexcel.read_excel(str(path))
-    except Exception:  # noqa: BLE001 - any failure to open means: not a readable workbook
-        errors.add("file", "not a readable .xlsx workbook", "an .xlsx file saved from Excel")
-        return None
-    if SHEET not in workbook.sheet_names:
-        errors.add(
-            "file", f"no sheet named {SHEET}", f"the report on a sheet named exactly '{SHEET}'"
-        )
-        return None
-    try:
-        sheet = workbook.load_sheet(SHEET, header_row=None, skip_rows=0, dtypes="string")
-        raw = sheet.to_polars()
-        positions = [info.absolute_index for info in sheet.selected_columns]
-    except Exception:  # noqa: BLE001 - calamine found no cells at all
-        raw, positions = pl.DataFrame(), []
-    if raw.height == 0 or not positions:
-        errors.add(f"sheet {SHEET}", f"sheet {SHEET} is empty", "the filled-in template")
-        return None
-    # fastexcel drops leading empty columns; put them back so that c<i> is column i.
-    by_position = dict(zip(positions, raw.columns, strict=True))
-    frame = raw.select(
-        (
-            pl.col(by_position[i]).cast(pl.String) if i in by_position else pl.lit(None, pl.String)
-        ).alias(f"c{i}")
-        for i in range(max(max(positions) + 1, 2))
-    )
-    return _Grid(_normalise(frame, pl.int_range(1, pl.len() + 1)), is_xlsx=True)
-
-
-def _line_at(data: bytes, offset: int) -> str:
-    """The line (1-based) holding byte ``offset``."""
-    return "line " + str(data.count(b"\n", 0, offset) + 1)
-
-
-def _decode(data: bytes, errors: ErrorCollector) -> str | None:
-    """BOM → UTF-8; else strict UTF-8; else Windows-1252 (the contract's rule)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8")
-        except UnicodeDecodeError as error:
-            errors.add(
-                _line_at(data, error.start + 3),
-                "the file starts with a UTF-8 byte order mark but is not valid UTF-8",
-                "UTF-8 (Excel's 'CSV UTF-8') or Windows-1252",
-            )
-            return None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        errors.add(
-            "file", "the file is UTF-16 (Excel's 'Unicode text')", "UTF-8 or Windows-1252 CSV"
-        )
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError as error:
-        errors.add(
-            _line_at(data, error.start),
-            "the file is neither UTF-8 nor Windows-1252",
-            "UTF-8 (Excel's 'CSV UTF-8') or Windows-1252 (Excel's 'CSV (semikolonavgränsad)')",
-        )
-        return None
-
-
-def _load_csv(path: Path, errors: ErrorCollector) -> _Grid | None:
-    text = _decode(path.read_bytes(), errors)
-    if text is None:
-        return None
-    if not text.strip(" \t\r\n;"):
-        errors.add("file", "the file is empty", "the filled-in template exported as CSV")
-        return None
-    width = max(line.count(";") for line in text.splitlines()) + 1
-    frame = None
-    # A quoted field may hold line breaks, so a record can have more fields than any line.
-    for columns in (max(width, 2), text.count(";") + 2):
-        try:
-            frame = pl.read_csv(
-                text.encode("utf-8"),
-                separator=";",
-                has_header=False,
-                schema={f"c{i}": pl.String for i in range(columns)},
-                missing_columns="insert",
-                quote_char='"',
-            )
-            break
-        except pl.exceptions.PolarsError:
-            continue
-    if frame is None:
-        errors.add("file", "not a readable CSV file", "';'-separated lines as Excel exports them")
-        return None
-    # Line number of each record: 1 + records before it + line breaks inside earlier records.
-    breaks = pl.sum_horizontal(
-        pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in frame.columns
-    )
-    line = pl.int_range(1, pl.len() + 1) + breaks.cum_sum().shift(1, fill_value=0)
-    return _Grid(_normalise(frame, line), is_xlsx=False, separated=width > 1)
-
-
-# --------------------------------------------------------------------------------------------
-# Personal identity numbers
-# --------------------------------------------------------------------------------------------
-def _scan_personnummer(grid: _Grid) -> set[tuple[int, int]]:
-    """(row index, column index) of every cell of the grid holding a personal identity number.
-
-    One pass finds the columns with a candidate (10 or 12 digits, maybe with a separator);
-    ``ingest.pii`` then checks those columns only.
-    """
-    has_candidate = grid.cells.select(
-        pl.col(grid.columns).str.contains(CANDIDATE_DIGITS).any()
-    ).row(0)
-    columns = [name for name, flag in zip(grid.columns, has_candidate, strict=True) if flag]
-    if not columns:
-        return set()
-    return {(row, int(name[1:])) for row, name in find_personnummer(grid.cells, columns)}
-
-
-def _mask(cells: pl.DataFrame, hits: set[tuple[int, int]]) -> pl.DataFrame:
-    """The grid with the cells holding a personal identity number emptied, so that no value of
-    theirs reaches an error message or a table (their checks are skipped, see ``hits``)."""
-    rows_by_column: dict[str, list[int]] = {}
-    for row, col in hits:
-        rows_by_column.setdefault(f"c{col}", []).append(row)
-    return cells.with_columns(
-        pl.when(pl.int_range(pl.len()).is_in(rows)).then(None).otherwise(pl.col(name)).alias(name)
-        for name, rows in rows_by_column.items()
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,14 +242,7 @@ class _Layout:
         return self.columns[col].label if in_table and col in self.columns else None
 
 
-def _key(text: str | None) -> str:
-    """A label or column header as matched: whitespace collapsed, NFC, case-folded."""
-    if text is None:
-        return ""
-    return unicodedata.normalize("NFC", " ".join(text.split())).casefold()
-
-
-def _find_layout(grid: _Grid, errors: ErrorCollector) -> _Layout:
+def _find_layout(grid: Grid, errors: ErrorCollector) -> _Layout:
     """Rows: [empty rows] header block, empty row(s), table header, unit rows, empty row."""
     cells = grid.cells.select(grid.columns)
     flags = cells.select(
@@ -455,7 +264,7 @@ def _find_layout(grid: _Grid, errors: ErrorCollector) -> _Layout:
         end += 1
     layout.header_rows = range(start, end)
     for row in layout.header_rows:
-        known = HEADER_FIELDS.get(_key(grid.cells["c0"][row]))
+        known = HEADER_FIELDS.get(header_key(grid.cells["c0"][row]))
         if known is not None:
             layout.labels[row] = known[1]
     table_header = next((i for i in range(end, n) if not empty[i]), None)
@@ -472,7 +281,7 @@ def _find_layout(grid: _Grid, errors: ErrorCollector) -> _Layout:
     line = grid.line(table_header)
     seen: dict[str, int] = {}
     for col, text in enumerate(grid.cells.row(table_header)[: len(grid.columns)]):
-        column = COLUMN_BY_KEY.get(_key(text))
+        column = COLUMN_BY_KEY.get(header_key(text))
         if column is None:
             continue
         if column.field in seen:
@@ -508,12 +317,12 @@ class _Header:
 
 
 def _check_header(
-    grid: _Grid, layout: _Layout, hits: set[tuple[int, int]], errors: ErrorCollector, today: date
+    grid: Grid, layout: _Layout, hits: set[tuple[int, int]], errors: ErrorCollector, today: date
 ) -> _Header:
     header = _Header()
     found: dict[str, tuple[int, str | None]] = {}  # field → (row, value)
     for row in layout.header_rows:
-        known = HEADER_FIELDS.get(_key(grid.cells["c0"][row]))
+        known = HEADER_FIELDS.get(header_key(grid.cells["c0"][row]))
         if known is None:
             continue  # unknown labels are ignored
         field_name, label = known
@@ -611,7 +420,7 @@ def _check_header(
 
 
 def _header_value(
-    grid: _Grid, found: dict[str, tuple[int, str | None]], field_name: str
+    grid: Grid, found: dict[str, tuple[int, str | None]], field_name: str
 ) -> tuple[str, str] | None:
     """(place, value) of a header field that is present, non-empty and not masked."""
     row, text = found.get(field_name, (None, None))
@@ -647,32 +456,6 @@ def _check_name_agrees(named: _Named, header: _Header, errors: ErrorCollector) -
 # --------------------------------------------------------------------------------------------
 # Table
 # --------------------------------------------------------------------------------------------
-def _number(name: str) -> pl.Expr:
-    """A cell as a number: ``12``, ``12,5``, ``12.5`` (and Excel's float text); else null."""
-    text = pl.col(name)
-    return pl.when(text.str.contains(NUMBER)).then(
-        text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-    )
-
-
-def _close_to_whole(value: pl.Expr) -> pl.Expr:
-    """Whole up to binary floating-point noise (Excel may store 0.1 + 0.2 as
-    0.30000000000000004, which it shows as 0.3)."""
-    return (value - value.round(0)).abs() <= 1e-11 * pl.max_horizontal(pl.lit(1.0), value.abs())
-
-
-def _first_rule(cases: list[tuple[pl.Expr, str, str | pl.Expr]]) -> pl.Expr:
-    """The first case whose condition holds, as a struct (rule, expected); null if none."""
-    chain = None
-    for condition, rule, expected in cases:
-        outcome = pl.struct(
-            rule=pl.lit(rule, pl.String),
-            expected=expected if isinstance(expected, pl.Expr) else pl.lit(expected, pl.String),
-        )
-        chain = (pl if chain is None else chain).when(condition).then(outcome)
-    return chain
-
-
 @dataclass(frozen=True)
 class _Plan:
     """The polars expressions that check the unit rows: ``stages`` add helper columns in turn
@@ -698,12 +481,12 @@ def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Pl
         return 1 if c.kind == "int" else 100  # decimals are checked and kept as whole cents
 
     stages = (
-        tuple(_number(c.field).alias(f"__num_{c.field}") for c in numeric),
+        tuple(number(c.field).alias(f"__num_{c.field}") for c in numeric),
         tuple(
             expr
             for c in numeric
             for expr in (
-                _close_to_whole(num(c) * scale(c)).alias(f"__whole_{c.field}"),
+                close_to_whole(num(c) * scale(c)).alias(f"__whole_{c.field}"),
                 (num(c).round(0 if c.kind == "int" else 2) > MAXIMUM[c.kind]).alias(
                     f"__big_{c.field}"
                 ),
@@ -778,7 +561,7 @@ def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Pl
         )
     return _Plan(
         stages=stages,
-        rules=tuple(_first_rule(cases).alias(name) for name, cases in problems.items()),
+        rules=tuple(first_rule(cases).alias(name) for name, cases in problems.items()),
         values=tuple(
             (value / 100).round(2).cast(SCHEMA[name]).alias(name)
             if isinstance(SCHEMA[name], pl.Decimal)
@@ -789,7 +572,7 @@ def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Pl
 
 
 def _check_table(
-    grid: _Grid,
+    grid: Grid,
     layout: _Layout,
     hits: set[tuple[int, int]],
     header: _Header,
@@ -809,7 +592,7 @@ def _check_table(
             "one row per unit",
         )
         return None
-    _note_ignored(grid, layout, notes)
+    note_ignored(grid, layout.table_header, layout.columns, stop, notes)
 
     col_of = {column.field: col for col, column in layout.columns.items()}
     present = [column for column in COLUMNS if column.field in col_of]
@@ -828,39 +611,13 @@ def _check_table(
     for stage in plan.stages:
         units = units.with_columns(stage)
 
-    found = (
-        units.select("__line", *plan.rules)
-        .unpivot(index="__line", variable_name="field")
-        .unnest("value")
-        .drop_nulls("rule")
+    add_cell_errors(
+        grid,
+        units.select("__line", *plan.rules),
+        col_of,
+        {name: column.label for name, column in COLUMN_BY_FIELD.items()},
+        errors,
     )
-    if found.height:
-        found = (
-            found.with_columns(col=pl.col("field").replace_strict(col_of, return_dtype=pl.Int32))
-            .sort("__line", "col")
-            .with_columns(n=pl.int_range(pl.len()).over("rule"), total=pl.len().over("rule"))
-            .filter(pl.col("n") < MAX_ERRORS_PER_RULE)
-        )
-        for line, col, name, rule, expected, n, total in found.select(
-            "__line", "col", "field", "rule", "expected", "n", "total"
-        ).rows():
-            errors.add(grid.column_place(line, col, COLUMN_BY_FIELD[name].label), rule, expected)
-            if n == MAX_ERRORS_PER_RULE - 1 and total > MAX_ERRORS_PER_RULE:
-                errors.more(rule, total - MAX_ERRORS_PER_RULE, expected)
     if errors:
         return None
     return units.select("__line", *plan.values)
-
-
-def _note_ignored(grid: _Grid, layout: _Layout, notes: list[str]) -> None:
-    """Notes (never values) on what the reader skipped: extra columns, rows below the table."""
-    assert layout.table_header is not None
-    header_cells = grid.cells.row(layout.table_header)[: len(grid.columns)]
-    extra = sum(1 for col, text in enumerate(header_cells) if text and col not in layout.columns)
-    if extra:
-        notes.append(f"{extra} extra column(s) in the table ignored")
-    below = grid.cells.slice(layout.unit_rows.stop).select(
-        pl.any_horizontal(pl.col(grid.columns).is_not_null()).sum()
-    )
-    if below.item():
-        notes.append(f"{below.item()} non-empty row(s) below the table's first empty row ignored")

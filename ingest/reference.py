@@ -51,3 +51,28 @@ def area_in_force(area_code: str, year: int) -> bool:
 
 def known_area_codes() -> frozenset[str]:
     return frozenset(contract_areas()["area_code"])
+
+
+FINANCE_SEEDS_DIR = SEEDS_DIR / "finance"
+
+
+@cache
+def chart_of_accounts() -> pl.DataFrame:
+    """The chart of accounts (Kommun-Bas level), every column text as in the seed: account
+    (4 digits), account_name, account_class, account_group, kind, account_type (T/S/I/K)."""
+    return pl.read_csv(FINANCE_SEEDS_DIR / "chart_of_accounts.csv", infer_schema=False)
+
+
+@cache
+def activities() -> pl.DataFrame:
+    """The register of activities (verksamheter), every column text: activity_code,
+    activity_name, service (empty for administration and financing), activity_group."""
+    return pl.read_csv(FINANCE_SEEDS_DIR / "activities.csv", infer_schema=False)
+
+
+def known_accounts() -> frozenset[str]:
+    return frozenset(chart_of_accounts()["account"])
+
+
+def known_activity_codes() -> frozenset[str]:
+    return frozenset(activities()["activity_code"])

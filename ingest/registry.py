@@ -8,7 +8,15 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import contract_followup, kolada, provider_reports, sie, visit_logs
+from ingest import (
+    budget,
+    contract_followup,
+    health_care_volumes,
+    kolada,
+    provider_reports,
+    sie,
+    visit_logs,
+)
 from ingest.validation import ReadResult
 
 
@@ -59,6 +67,14 @@ FAMILIES: dict[str, SourceFamily] = {
             patterns=("*.csv",),
         ),
         SourceFamily(
+            name=health_care_volumes.SOURCE,
+            title="Visits and performed hours of basal hemsjukvård and hemrehabilitering",
+            read=health_care_volumes.read,
+            accepts=health_care_volumes.accepts,
+            tables=health_care_volumes.TABLE_SCHEMAS,
+            patterns=("*.csv",),
+        ),
+        SourceFamily(
             name=contract_followup.FOLLOWUP_SOURCE,
             title="Annual contract follow-up (årlig avtalsuppföljning)",
             read=contract_followup.read_followup,
@@ -83,6 +99,15 @@ FAMILIES: dict[str, SourceFamily] = {
             # rglob is case-sensitive: SIE files come as .se, .SE, .si, .sie, ...
             patterns=tuple(f"*.{ext}" for ext in ("se", "SE", "si", "SI", "sie", "SIE")),
             summarize=sie.summary,
+        ),
+        SourceFamily(
+            name=budget.SOURCE,
+            title="Budget per year, month, account and activity (Excel or Swedish Excel CSV)",
+            read=budget.read,
+            accepts=budget.accepts,
+            tables=budget.TABLE_SCHEMAS,
+            # rglob is case-sensitive; the contract's extensions are not.
+            patterns=("*.[xX][lL][sS][xX]", "*.[cC][sS][vV]"),
         ),
     )
 }

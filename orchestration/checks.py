@@ -13,10 +13,10 @@ from expectations import SUITES, MartSuite
 from orchestration.resources import WarehouseResource
 
 
-def build_gx_check(mart: str, spec: MartSuite) -> AssetChecksDefinition:
+def build_gx_check(name: str, spec: MartSuite) -> AssetChecksDefinition:
     @asset_check(
-        asset=AssetKey(["marts", mart]),
-        name=f"gx_{mart}",
+        asset=AssetKey(["marts", spec.mart]),
+        name=f"gx_{name}",
         blocking=True,
         description=f"Great Expectations: {spec.description} A failure stops publishing.",
     )
@@ -26,10 +26,10 @@ def build_gx_check(mart: str, spec: MartSuite) -> AssetChecksDefinition:
         from expectations.runner import validate_frame  # imports GX: seconds, so only here
 
         with warehouse.connect_build(read_only=True) as con:
-            frame = con.sql(f"SELECT * FROM marts.{mart}").df()
+            frame = con.sql(spec.query).df()
         outcome = validate_frame(frame, spec.build(), spec.key_columns)
         for failure in outcome.failures:
-            context.log.error(f"gx_{mart} failed: {failure}")
+            context.log.error(f"gx_{name} failed: {failure}")
         return AssetCheckResult(
             passed=outcome.success,
             severity=AssetCheckSeverity.ERROR,
@@ -49,4 +49,4 @@ def build_gx_check(mart: str, spec: MartSuite) -> AssetChecksDefinition:
     return _check
 
 
-gx_checks = [build_gx_check(mart, spec) for mart, spec in SUITES.items()]
+gx_checks = [build_gx_check(name, spec) for name, spec in SUITES.items()]

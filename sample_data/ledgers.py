@@ -28,9 +28,11 @@ the vouchers: ``#VER series number date "text"`` with ``#TRANS account {objects}
 "text" [quantity]]`` rows; amounts in SEK with two decimals, credit negative, and every voucher
 sums to exactly 0.00 (amounts are built as integer öre).
 
-``DIR/volumes/health_care_volumes.csv`` — ``year, month, provider_org_nr, service, visits,
-performed_hours`` for basal hemsjukvård (``hemsjukvard``) and hemrehabilitering
-(``hemrehab``): the volumes the payments are computed from (made up).
+``DIR/health_care_volumes/health_care_volumes_<year>.csv`` — one file per year in the format
+of ``docs/contracts/health_care_volumes.md`` (UTF-8, LF, comma, header ``year,month,
+provider_org_nr,service,visits,performed_hours``, hours with a decimal point and two decimals)
+for basal hemsjukvård (``hemsjukvard``) and hemrehabilitering (``hemrehab``): the volumes the
+payments are computed from (made up).
 
 Voucher series: ``LF`` supplier invoices (one voucher per invoice: debit rows on the cost
 account with ``{1 ansvar 2 verksamhet 6 motpart}``, one credit row on 2440 with ``{6
@@ -67,9 +69,9 @@ Consistency with the provider sample
   Hemtjänst AB) are paid for the reported hours. The provider sample's default years are
   2022–2024; generate it with ``--years 2021 2022 2023 2024`` to have the 2021 reports too.
 - Basal hemsjukvård and hemrehabilitering (areas ``BHSV``, ``HREH``): volumes per provider and
-  month are invented here and written to ``health_care_volumes.csv``; paid per visit until
-  2024-01-31 and per performed hour from 2024-02-01 (seed 003). Visits last ≈ 8 % longer from
-  February 2024 (made up), so the new terms pay more than 2023, as seed 003 reports.
+  month are invented here and written to ``health_care_volumes_<year>.csv``; paid per visit
+  until 2024-01-31 and per performed hour from 2024-02-01 (seed 003). Visits last ≈ 8 % longer
+  from February 2024 (made up), so the new terms pay more than 2023, as seed 003 reports.
 - Residential care, short-term care, LSS housing: contracted places (the provider sample's units
   at the same scale) × days × a daily rate.
 
@@ -77,6 +79,11 @@ Budget (``#PBUDGET``): per account and activity, the year's outcome × a made-up
 mean 1, sd 2.5 %) rounded to 1,000 SEK and spread in twelfths (whole kronor, December takes the
 rest); member contributions are budgeted exactly as agreed; the transition support (series
 ``OS``) is not budgeted.
+
+The 2024 budget also comes as the controllers' budget file (``docs/contracts/budget.md``):
+``DIR/budget/budget_2024.xlsx``, sheet ``Budget``, one row per month, account and activity
+(``År``, ``Månad``, ``Konto``, ``Ansvar`` left empty, ``Verksamhet``, ``Belopp`` in SEK), with
+exactly the figures of the 2024 ``#PBUDGET`` (written only when 2024 is generated).
 
 Deliberate deviations (for the marts to flag)
 ---------------------------------------------
@@ -124,6 +131,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import xlsxwriter
 
 from sample_data import providers as prov
 
@@ -1726,6 +1734,43 @@ def sie_text(ledger: YearLedger, previous: YearLedger | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Writing the budget file
+# --------------------------------------------------------------------------------------------
+BUDGET_FILE_YEARS = (2024,)  # the years whose budget is also written as the budget file
+BUDGET_DIR = "budget"
+BUDGET_HEADER = ("År", "Månad", "Konto", "Ansvar", "Verksamhet", "Belopp")
+
+
+def write_budget_file(out_dir: Path, ledger: YearLedger) -> list[str]:
+    """For a year of ``BUDGET_FILE_YEARS``, write its ``#PBUDGET`` as the controllers' budget
+    file ``DIR/budget/budget_<year>.xlsx`` (docs/contracts/budget.md: sheet ``Budget``, row 1
+    the header, one row per month, account and activity, ``Ansvar`` empty); return the paths
+    written (none for other years)."""
+    if ledger.year not in BUDGET_FILE_YEARS:
+        return []
+    path = Path(out_dir) / BUDGET_DIR / f"budget_{ledger.year}.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ledger.budget.sort("period", "account", "act")
+    wb = xlsxwriter.Workbook(str(path), {"in_memory": True})
+    wb.set_properties({"created": dt.datetime(2024, 1, 1), "author": "", "title": "Budget KSON"})
+    head = wb.add_format({"bold": True, "bottom": 1})
+    text = wb.add_format({"num_format": "@"})
+    money = wb.add_format({"num_format": "#,##0.00"})
+    ws = wb.add_worksheet("Budget")
+    ws.set_column(0, 4, 11)
+    ws.set_column(5, 5, 16)
+    ws.write_row(0, 0, BUDGET_HEADER, head)
+    for r, (period, account, act, amount) in enumerate(lines.iter_rows(), start=1):
+        ws.write_number(r, 0, int(period[:4]))
+        ws.write_number(r, 1, int(period[4:]))
+        ws.write_string(r, 2, account, text)
+        ws.write_string(r, 4, act, text)
+        ws.write_number(r, 5, amount / 100, money)  # whole kronor in öre: exact as a float
+    wb.close()
+    return [str(path)]
+
+
+# --------------------------------------------------------------------------------------------
 # Reference seeds
 # --------------------------------------------------------------------------------------------
 def seed_frames() -> dict[str, pl.DataFrame]:
@@ -1829,14 +1874,37 @@ def _contribution_summary(years: Iterable[int]) -> dict[str, Any]:
     return out
 
 
+VOLUMES_DIR = "health_care_volumes"
+
+
+def write_health_care_volumes(out_dir: Path, year: int, volumes: pl.DataFrame) -> Path:
+    """Write ``DIR/health_care_volumes/health_care_volumes_<year>.csv`` in the contract's
+    format (docs/contracts/health_care_volumes.md): UTF-8, LF, comma, the exact header, hours
+    with a decimal point and two decimals."""
+    frame = volumes.sort("year", "month", "provider_org_nr", "service").select(
+        "year",
+        "month",
+        "provider_org_nr",
+        "service",
+        "visits",
+        _hundredths(pl.col("hours_x100")).alias("performed_hours"),
+    )
+    path = Path(out_dir) / VOLUMES_DIR / f"health_care_volumes_{year}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(path, line_terminator="\n", quote_style="necessary")
+    return path
+
+
 def generate(
     out_dir: Path,
     scale: float = 1.0,
     seed: int = DEFAULT_SEED,
     years: Iterable[int] = DEFAULT_YEARS,
 ) -> dict[str, Any]:
-    """Write ``DIR/sie/kson_<year>.se`` and ``DIR/volumes/health_care_volumes.csv``; return
-    a summary (files, rows, turnover and result per year, the deliberate deviations)."""
+    """Write, per year, ``DIR/sie/kson_<year>.se`` and
+    ``DIR/health_care_volumes/health_care_volumes_<year>.csv``, and ``DIR/budget/budget_2024.xlsx``
+    when 2024 is generated; return a summary (files, rows, turnover and result per year, the
+    deliberate deviations)."""
     if scale <= 0:
         raise ValueError("scale must be positive")
     years = sorted({int(y) for y in years})
@@ -1844,7 +1912,7 @@ def generate(
         raise ValueError(f"years must be {FIRST_YEAR} or later")
     out_dir = Path(out_dir)
     (out_dir / "sie").mkdir(parents=True, exist_ok=True)
-    (out_dir / "volumes").mkdir(parents=True, exist_ok=True)
+    (out_dir / VOLUMES_DIR).mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "out_dir": str(out_dir),
         "scale": scale,
@@ -1861,7 +1929,6 @@ def generate(
     _log(f"out={out_dir} scale={scale} seed={seed} years={years}")
     opening: _Opening | None = None
     previous: YearLedger | None = None
-    volumes = []
     for year in range(FIRST_YEAR, years[-1] + 1):
         t0 = time.perf_counter()
         ledger = build_year(year, scale, seed, opening)
@@ -1870,8 +1937,9 @@ def generate(
             path = out_dir / "sie" / f"kson_{year}.se"
             path.write_bytes(sie_text(ledger, previous).encode("cp437"))
             t2 = time.perf_counter()
-            volumes.append(ledger.volumes)
             summary["files"].append(str(path))
+            summary["files"] += write_budget_file(out_dir, ledger)
+            summary["files"].append(str(write_health_care_volumes(out_dir, year, ledger.volumes)))
             summary["per_year"][year] = _year_summary(ledger, path)
             summary["deviations"]["payments"] += ledger.deviations
             if ledger.transition_support:
@@ -1887,18 +1955,6 @@ def generate(
             _log(f"{year}: built for the opening balances only ({t1 - t0:.1f} s)")
         opening = ledger.next_opening()
         previous = ledger
-    frame = pl.concat(volumes).with_columns(_hundredths(pl.col("hours_x100")).alias("hours"))
-    frame = frame.select(
-        "year",
-        "month",
-        "provider_org_nr",
-        "service",
-        "visits",
-        pl.col("hours").alias("performed_hours"),
-    )
-    vol_path = out_dir / "volumes" / "health_care_volumes.csv"
-    frame.write_csv(vol_path)
-    summary["files"].append(str(vol_path))
     for dev in summary["deviations"]["payments"]:
         _log(
             f"deviation: {dev['provider_name']} {dev['service']} {dev['period']}: paid "

@@ -109,9 +109,11 @@ def test_serving_file_documents_its_columns_and_publication(published):
     assert tables == [
         "action_plans",
         "contract_followup",
+        "cost_per_user",
         "finance_budget_outcome",
         "member_contributions",
         "provider_month",
+        "reimbursement_control",
         "survey_results",
     ]
     assert comment == "True when no total share is published for this cell."

@@ -58,6 +58,8 @@ def test_run_publishes_every_mart(run):
         "action_plans",
         "member_contributions",
         "finance_budget_outcome",
+        "cost_per_user",
+        "reimbursement_control",
     }
 
 

@@ -2,7 +2,8 @@
 
 The files are read with a small parser written here (not the generator's internals); the
 expected figures come from the finance seeds, the provider sample's monthly-report figures and
-``health_care_volumes.csv``. ``ingest.sie.read`` is used as a second reader when it imports.
+the ``health_care_volumes_<year>.csv`` files. ``ingest.sie.read`` is used as a second reader
+when it imports.
 """
 
 from __future__ import annotations
@@ -156,8 +157,11 @@ def test_same_inputs_give_the_same_bytes(sample, tmp_path):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
     # A later year alone is the same file: its balances are built from 2021 on either way.
     assert (out / "sie/kson_2024.se").read_bytes() == (alone / "sie/kson_2024.se").read_bytes()
-    volumes = "volumes/health_care_volumes.csv"
-    assert (out / volumes).read_bytes() == (again / volumes).read_bytes()
+    for year in YEARS:
+        volumes = f"health_care_volumes/health_care_volumes_{year}.csv"
+        assert (out / volumes).read_bytes() == (again / volumes).read_bytes(), volumes
+    volumes = "health_care_volumes/health_care_volumes_2024.csv"
+    assert (out / volumes).read_bytes() == (alone / volumes).read_bytes()
 
 
 def test_committed_seeds_are_what_the_code_writes(tmp_path):
@@ -383,7 +387,11 @@ def test_home_care_payments_are_performed_hours_times_rate_but_two(parsed, seeds
 def test_home_health_care_paid_per_visit_then_per_hour_but_one(sample, parsed, seeds):
     out, _ = sample
     rates = seeds["reimbursement_rates"]
-    volumes = read_csv(out / "volumes" / "health_care_volumes.csv")
+    volumes = [
+        row
+        for year in YEARS
+        for row in read_csv(out / "health_care_volumes" / f"health_care_volumes_{year}.csv")
+    ]
     assert list(volumes[0]) == [
         "year",
         "month",

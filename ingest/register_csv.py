@@ -1,0 +1,325 @@
+"""A small engine for the CSV exports of KSON's own registers (a few hundred to a few thousand
+rows): contract follow-up, action plans, health-care volumes.
+
+Such a file is UTF-8 without BOM, LF line ends, comma-separated with RFC 4180 quoting and an
+exact header. :func:`read_fields` splits it with Python's ``csv`` module, which keeps exact
+line numbers (quoted values may hold commas), into a frame of text cells (empty cells null)
+with the column ``source_line``. The rules are then polars expressions over the whole frame:
+:func:`flag` reports one error per row where an expression is true, as ``line 7, column
+assessment``, through an :class:`~ingest.validation.ErrorCollector` (which lists at most
+``MAX_ERRORS_PER_RULE`` per rule, then a count). No error ever carries a cell's value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from ingest import reference
+from ingest.pii import find_personnummer
+from ingest.validation import ErrorCollector
+
+LINE = "source_line"
+"""The column holding each row's line in the file (kept in the raw tables)."""
+
+RULE_PII = "personal identity number in the file"
+"""The rule text of a personal identity number (pass it to ``ErrorCollector``)."""
+
+YEAR = r"^[0-9]{4}$"
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+INT32_MAX = 2**31 - 1
+
+
+# --------------------------------------------------------------------------------------------
+# The file
+# --------------------------------------------------------------------------------------------
+def header_starts(path: Path, prefix: bytes) -> bool:
+    """Whether ``path`` is a ``.csv`` file whose first bytes (after a BOM) are ``prefix``."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    with path.open("rb") as handle:
+        return handle.read(len(prefix) + 3).removeprefix(b"\xef\xbb\xbf").startswith(prefix)
+
+
+def file_name_year(path: Path, stem: str, errors: ErrorCollector) -> int | None:
+    """The year of a file named ``<stem>_<YYYY>.csv``, or ``None`` (and an error) when the
+    name does not match."""
+    match = re.fullmatch(rf"{re.escape(stem)}_(\d{{4}})\.csv", Path(path).name)
+    if match is None:
+        errors.add(
+            "file name",
+            f"file name does not match {stem}_<YYYY>.csv",
+            f"{stem}_<YYYY>.csv, e.g. {stem}_2023.csv",
+        )
+        return None
+    return int(match.group(1))
+
+
+def read_fields(path: Path, columns: Sequence[str], errors: ErrorCollector) -> pl.DataFrame | None:
+    """The file's rows as text (empty cells as null) with their line numbers in ``LINE``, or
+    ``None`` when the file cannot be split into the contract's columns (the errors say why).
+    The header must be exactly ``columns``; blank lines are skipped."""
+    header = ",".join(columns)
+    expected = f"{header} (UTF-8 without BOM, LF line ends)"
+    data = Path(path).read_bytes()
+    if not data:
+        errors.add("line 1", "the file is empty", expected)
+        return None
+    if data.startswith(b"\xef\xbb\xbf"):
+        errors.add("line 1", "the file starts with a byte order mark", expected)
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        errors.add(f"line {line}", "the file is not UTF-8", expected)
+        return None
+    first = text.split("\n", 1)[0]
+    crlf = text.find("\r\n")
+    if crlf >= 0:
+        errors.add(
+            f"line {text.count(chr(10), 0, crlf) + 1}", "line ends are CR LF, not LF", expected
+        )
+        return None
+    if first != header:
+        got = first.split(",")
+        detail = (
+            f"{len(got)} columns instead of {len(columns)}"
+            if len(got) != len(columns)
+            else "column names or order differ"
+        )
+        errors.add("line 1", f"header is not the {len(columns)} columns ({detail})", header)
+        return None
+
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    unreadable = 0
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    next(reader)
+    start = reader.line_num + 1
+    try:
+        for fields in reader:
+            if fields:  # blank lines are skipped
+                if len(fields) == len(columns):
+                    rows.append(fields)
+                    lines.append(start)
+                else:
+                    unreadable += 1
+                    errors.add(
+                        f"line {start}",
+                        f"the line has {len(fields)} fields instead of {len(columns)}",
+                        f"{len(columns)} comma-separated fields: {header}",
+                    )
+            start = reader.line_num + 1
+    except csv.Error:
+        unreadable += 1
+        errors.add(
+            f"line {start}",
+            "not valid CSV (a quote character inside a value or a quote never closed)",
+            'RFC 4180 CSV: a value holding a comma or quote is enclosed in "…"',
+        )
+    if unreadable:
+        return None
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")
+    empty_as_null = [
+        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
+        for c in columns
+    ]
+    return frame.with_columns(empty_as_null).with_columns(pl.Series(LINE, lines, pl.Int32))
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and expressions
+# --------------------------------------------------------------------------------------------
+def flag(
+    frame: pl.DataFrame,
+    broken: pl.Expr,
+    column: str,
+    rule: str | pl.Expr,
+    expected: str | None,
+    errors: ErrorCollector,
+) -> None:
+    """One error per row where ``broken`` is true (null counts as not broken), in line order.
+    ``rule`` may be an expression giving a per-row text (for example naming an earlier line)."""
+    text = rule if isinstance(rule, pl.Expr) else pl.lit(rule)
+    hits = (
+        frame.select(LINE, text.alias("rule"), broken.fill_null(False).alias("hit"))
+        .filter("hit")
+        .sort(LINE)
+    )
+    for line, message, _ in hits.iter_rows():
+        errors.add(f"line {line}, column {column}", message, expected)
+
+
+def as_date(column: str) -> pl.Expr:
+    """The text column ``YYYY-MM-DD`` as a date (null when it is not a valid date)."""
+    return pl.col(column).str.to_date("%Y-%m-%d", strict=False).alias(column)
+
+
+def one_of(values: Iterable[str]) -> pl.Expr:
+    """A set of strings for ``is_in`` (typed, so that an empty set works too)."""
+    return pl.lit(pl.Series(sorted(values), dtype=pl.String)).implode()
+
+
+def first_line(keys: Sequence[str]) -> pl.Expr:
+    """The line of the first row with the same ``keys``."""
+    return pl.col(LINE).min().over(list(keys))
+
+
+# --------------------------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------------------------
+def check_pii(frame: pl.DataFrame, columns: Sequence[str], errors: ErrorCollector) -> None:
+    """Cells holding a personal identity number (reported with ``RULE_PII``, never the value)."""
+    lines = frame[LINE]
+    for row, column in find_personnummer(frame, list(columns)):
+        errors.add(
+            f"line {lines[row]}, column {column}",
+            RULE_PII,
+            "no personal identity numbers (the register holds no personal data)",
+        )
+
+
+def check_required(frame: pl.DataFrame, columns: Sequence[str], errors: ErrorCollector) -> None:
+    """An ``empty value`` error for every empty cell of ``columns``."""
+    for column in columns:
+        flag(frame, pl.col(column).is_null(), column, "empty value", "a value", errors)
+
+
+def check_in(
+    frame: pl.DataFrame, column: str, allowed: Sequence[str], rule: str, errors: ErrorCollector
+) -> None:
+    """Non-empty cells of ``column`` that are not one of ``allowed``."""
+    flag(frame, ~pl.col(column).is_in(list(allowed)), column, rule, ", ".join(allowed), errors)
+
+
+def check_org_nr(
+    frame: pl.DataFrame, errors: ErrorCollector, column: str = "provider_org_nr"
+) -> None:
+    """Valid (format, third digit ≥ 2, Luhn by python-stdnum on the distinct values), then
+    known in ``providers.csv``."""
+    values = frame[column].drop_nulls().unique().to_list()
+    valid = one_of(v for v in values if reference.is_valid_org_nr(v))
+    value = pl.col(column)
+    flag(
+        frame,
+        ~value.is_in(valid),
+        column,
+        f"{column} is not a valid organisation number",
+        "NNNNNN-NNNN with a valid check digit and third digit ≥ 2",
+        errors,
+    )
+    flag(
+        frame,
+        value.is_in(valid) & ~value.is_in(one_of(reference.known_org_nrs())),
+        column,
+        f"{column} is not in the provider register (providers.csv)",
+        "the org nr of a registered provider",
+        errors,
+    )
+
+
+def whole_number(column: str, maximum: int = INT32_MAX) -> pl.Expr:
+    """Whether the text cell is a whole number from 0 to ``maximum`` (digits only)."""
+    value = pl.col(column)
+    return value.str.contains(r"^[0-9]{1,18}$") & (
+        value.cast(pl.Int64, strict=False) <= maximum
+    ).fill_null(False)
+
+
+def check_whole_number(
+    frame: pl.DataFrame,
+    column: str,
+    errors: ErrorCollector,
+    minimum: int = 0,
+    maximum: int = INT32_MAX,
+    rule: str | None = None,
+    expected: str | None = None,
+) -> None:
+    """Non-empty cells of ``column`` that are not a whole number from ``minimum`` to
+    ``maximum`` (digits only: no sign, no decimals, no spaces)."""
+    value = pl.col(column)
+    fits = whole_number(column, maximum) & (value.cast(pl.Int64, strict=False) >= minimum)
+    flag(
+        frame,
+        value.is_not_null() & ~fits.fill_null(False),
+        column,
+        rule or f"{column} is not a whole number ≥ {minimum}",
+        expected or f"a whole number ≥ {minimum} without sign or decimals",
+        errors,
+    )
+
+
+def check_decimal(
+    frame: pl.DataFrame,
+    column: str,
+    errors: ErrorCollector,
+    decimals: int = 2,
+    digits: int = 10,
+    rule: str | None = None,
+    expected: str | None = None,
+) -> None:
+    """Non-empty cells of ``column`` that are not a number ≥ 0 with a decimal point, at most
+    ``decimals`` decimals and at most ``digits`` digits before the point (leading zeros
+    aside)."""
+    value = pl.col(column)
+    integer = value.str.extract(r"^([0-9]+)", 1).str.strip_chars_start("0")
+    fits = value.str.contains(rf"^[0-9]+(\.[0-9]{{1,{decimals}}})?$") & (
+        integer.str.len_chars() <= digits
+    )
+    flag(
+        frame,
+        value.is_not_null() & ~fits.fill_null(False),
+        column,
+        rule or f"{column} is not a number ≥ 0 with at most {decimals} decimals",
+        expected or f"a number ≥ 0 with a decimal point and at most {decimals} decimals",
+        errors,
+    )
+
+
+def check_unique(
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    column: str,
+    rule: str,
+    expected: str,
+    errors: ErrorCollector,
+) -> None:
+    """Rows repeating the ``keys`` of an earlier row (rows with an empty key are left to
+    :func:`check_required`); ``rule`` holds ``{}`` for the earlier line; reported in
+    ``column``."""
+    flag(
+        frame.filter(pl.all_horizontal(pl.col(list(keys)).is_not_null())),
+        pl.col(LINE) != first_line(keys),
+        column,
+        pl.format(rule, first_line(keys)),
+        expected,
+        errors,
+    )
+
+
+def check_constant(
+    frame: pl.DataFrame, within: str, columns: Sequence[str], label: str, errors: ErrorCollector
+) -> None:
+    """``columns`` have one value within each ``within`` group: a row is flagged when it
+    differs from the group's first row with a value (empty cells are reported elsewhere)."""
+    ordered = frame.filter(pl.col(within).is_not_null()).sort(LINE)
+    for column in columns:
+        value = pl.col(column)
+        flag(
+            ordered,
+            value != value.drop_nulls().first().over(within),
+            column,
+            pl.format(
+                f"{column} differs from line {{}} of the same {label}",
+                pl.col(LINE).filter(value.is_not_null()).first().over(within),
+            ),
+            f"the same {column} on every row of a {label}",
+            errors,
+        )
