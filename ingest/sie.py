@@ -10,9 +10,13 @@ How it reads:
    non-ASCII bytes (some programs write UTF-8 and still declare PC8); without ``#FORMAT``:
    UTF-8 when it decodes strictly, else Windows-1252, or CP437 when the bytes are Swedish
    letters in CP437 and not in Windows-1252 (real files without ``#FORMAT`` are often PC8).
-2. One pass over the lines with a small tokenizer (``str.split`` for lines without quotes, a
-   regular expression for the others) fills plain Python column lists; vouchers, their
-   ``{ … }`` blocks, ``#RTRANS`` twins and ``#KSUMMA`` are followed in that pass.
+2. The voucher rows (``#TRANS``/``#RTRANS``/``#BTRANS``, nearly all of a ledger's lines) are
+   split into their fields in bulk: one vectorised polars pass with a regular expression over
+   all lines. A loop walks the other lines (header, ``#VER``, braces, balances, and the rare
+   row the bulk pattern does not read whole) with a small tokenizer and follows the vouchers'
+   ``{ … }`` blocks; each bulk row then takes its voucher from the loop's state at its line.
+   ``#RTRANS`` twins and row numbers are window expressions per voucher; ``#KSUMMA`` joins
+   the loop's records and the bulk rows in file order.
 3. The column lists become polars frames; amounts, quantities, dates, periods and year
    indexes are checked with vectorised regular expressions *before* they are cast (polars
    would silently round ``1.239`` to ``1.24`` and read ``2023013`` as a date), and the
@@ -29,10 +33,10 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from stdnum.se import orgnr as stdnum_orgnr
 
@@ -406,6 +410,23 @@ def _decodes(raw: bytes, encoding: str) -> bool:
 # --------------------------------------------------------------------------------------------
 Field = str | tuple[str, ...]  # a value, or the tokens of an object list {…}
 
+# Where a voucher row is, as the loop's state at its line: a voucher's index, or these.
+_OUTSIDE = -1  # outside any #VER { … } block
+_SKIPPED = -2  # inside the { … } block of an unknown record, which is skipped
+# The voucher rows before they become the transactions table (amounts still text).
+ROW_SCHEMA = {
+    "voucher": pl.Int64,
+    "row_kind": pl.String,
+    "account": pl.String,
+    "object_list": pl.UInt32,
+    "amount": pl.String,
+    "transaction_date": pl.String,
+    "transaction_text": pl.String,
+    "quantity": pl.String,
+    "sign": pl.String,
+    "source_line": pl.Int32,
+}
+
 # One field, quoted (group 1, \" escapes) or bare (group 2).
 _FIELD = r'(?:"((?:[^"\\]|\\.)*)"|([^\s"{}]+))'
 # A whole well-formed row after its label, in one match: account, {objects} (raw inside,
@@ -466,16 +487,32 @@ def _fields(rest: str) -> tuple[list[Field], str | None, int]:
     return fields, None, lists
 
 
-def _crc_record(parts: list[str], label: str, fields: list[Field]) -> None:
+def _crc_text(label: str, fields: list[Field]) -> str:
     """What a record adds to the #KSUMMA checksum: its label and its fields' contents, without
     the blanks between fields, the delimiting quotes and the braces."""
-    parts.append(label)
-    for value in fields:
-        parts.append(value if type(value) is str else "".join(value))
+    return label + "".join(value if type(value) is str else "".join(value) for value in fields)
 
 
-def _unescape(quoted: str | None) -> str | None:
-    return quoted.replace('\\"', '"') if quoted else quoted
+def _object_problem(tokens: tuple[str, ...]) -> tuple[str, str] | None:
+    """Why the tokens of an object list are not pairs of a dimension number and an object
+    (the rule and what is expected), or None."""
+    if len(tokens) % 2:
+        return (
+            "the object list does not hold pairs of dimension and object",
+            '{dimension "object" …}, e.g. {1 "100" 6 "P12"}',
+        )
+    for dimension in tokens[::2]:
+        if not (dimension.isascii() and dimension.isdigit()) or len(dimension) > 9:
+            return (
+                "a dimension in the object list is not a number",
+                '{dimension "object" …} with whole-number dimensions',
+            )
+    return None
+
+
+def _exact(amount: pl.Expr) -> pl.Expr:
+    """An amount as an exact number, to compare ``100`` with ``100.00`` (null if malformed)."""
+    return amount.cast(pl.Decimal(38, 10), strict=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -502,40 +539,70 @@ class _Parser:
         self.twins_missing: list[int] = []
         self.object_text: list[str] = [""]  # an object list's tokens as #KSUMMA counts them
         self.raw_object_lists: dict[str, int] = {"": 0}  # the text between the braces → index
-        self.crc_parts: list[str] = []
+        self.crc_parts: list[tuple[int, str]] = []  # (line, text) of the records the loop read
+        self.crc_windows: list[list[Any]] = []  # [opening line, closing line or None]
+        self.bulk_crc = pl.DataFrame(schema={"source_line": pl.Int32, "crc": pl.String})
         # (series, number, date, text, registration date, line)
         self.vouchers: list[tuple[str, str, str | None, str | None, str | None, int]] = []
         # (kind, year, period, account, object list, amount, quantity, line)
         self.balances: list[tuple[Any, ...]] = []
-        # (voucher, kind, row number, account, object list, amount, date, text, quantity,
-        #  sign, line)
+        # the rows the loop read: (voucher, kind, account, object list, amount, date, text,
+        # quantity, sign, line), as ROW_SCHEMA; with the bulk rows they become row_frame
         self.rows: list[tuple[Any, ...]] = []
+        self.row_frame = pl.DataFrame(schema=ROW_SCHEMA | {"row_number": pl.Int32})
         self.unclosed: list[int] = []  # the #VER lines of blocks never closed
 
     # -- the pass over the lines -------------------------------------------------------------
-    def parse(self, text: str) -> None:  # noqa: C901 - one tight loop on purpose
+    def parse(self, text: str) -> None:  # noqa: C901 - one loop over the records on purpose
+        """Read the records. The voucher rows, nearly all of a ledger's lines, are split into
+        their fields in bulk (:meth:`_bulk_rows`, one vectorised pass); the loop below walks the
+        other lines (header, #VER, braces, balances) and the few rows the bulk pattern does not
+        read whole. The rows then get their voucher from the state of the loop at their line
+        (:meth:`_place_rows`)."""
         error = self.errors.add
         text = text.rstrip("\x1a\r\n")  # a DOS end-of-file mark (Ctrl-Z) and the last line end
         lines = text.split("\n") if "\n" in text else text.split("\r")
         if _CONTROL.search(text) is not None:
             self._control_characters(lines)
+        bulk = self._bulk_rows(lines)
+        self.bulk_crc = bulk.select("source_line", "crc")
+        is_bulk = np.zeros(len(lines) + 1, dtype=bool)
+        is_bulk[bulk["source_line"].to_numpy()] = True
+        numbers = np.flatnonzero(~is_bulk[1:]) + 1  # the lines the loop reads
+        state: list[int] = []  # per line read: the state the bulk rows just before it are in
+
         voucher = -1  # index of the open voucher, -1 when none
         in_block = False  # inside the { … } of the voucher
         expect_block = 0  # line of a #VER waiting for its {
         skip_block = 0  # line of an unknown record whose { … } block is being skipped
         after_unknown = False
-        row_number = 0
-        twin: tuple[str, int, str, int] | None = None  # the last #RTRANS, for its twin
         ksumma_on = False
         crc = self.crc_parts
-        rows = self.rows
-        add_row = rows.append
-        match_row = _ROW.match
-        raw_lists = self.raw_object_lists
+        add_row = self.rows.append
         row_kinds = ROW_KINDS
+        previous = 0
 
-        for number, line in enumerate(lines, 1):
-            s = line.strip()
+        def rows_seen() -> None:
+            """What bulk rows between two lines read do to the state: outside a voucher block
+            they are records like any other (and reported in :meth:`_place_rows`)."""
+            nonlocal after_unknown, expect_block, voucher
+            if skip_block or not in_block:
+                after_unknown = False
+                if not skip_block and expect_block:
+                    error(
+                        expect_block,
+                        "ver_block",
+                        "#VER is not followed by a { … } block",
+                        "{ on the line after #VER",
+                    )
+                    expect_block, voucher = 0, -1
+
+        for number in numbers.tolist():
+            state.append(_SKIPPED if skip_block else voucher if in_block else _OUTSIDE)
+            if number - previous > 1:
+                rows_seen()
+            previous = number
+            s = lines[number - 1].strip()
             if not s:
                 continue
             if s[0] == "#":
@@ -545,91 +612,40 @@ class _Parser:
                     label = label.upper()  # labels are upper case; read others alike
                 rest = parts[1] if len(parts) > 1 else ""
                 kind = row_kinds.get(label)
+                fields, problem, lists = _fields(rest) if rest else ([], None, 0)
+                if ksumma_on and label != "#KSUMMA":
+                    crc.append((number, _crc_text(written, fields)))
                 if kind is not None and in_block and not skip_block:
-                    # a voucher row: one regular expression for a well-formed line
-                    match = match_row(rest)
-                    if match is not None:
-                        aq, ab, raw, mq, mb, dq, db, tq, tb, qq, qb, sq, sb = match.groups()
-                        if "\\" in rest:  # \" escapes: unescape the quoted fields
-                            aq, mq, dq, tq, qq, sq = map(_unescape, (aq, mq, dq, tq, qq, sq))
-                        account = ab if ab is not None else aq
-                        amount = mb if mb is not None else mq
-                        date = db if db is not None else dq
-                        text_ = tb if tb is not None else tq
-                        quantity = qb if qb is not None else qq
-                        sign = sb if sb is not None else sq
-                        index = raw_lists.get(raw)
-                        if index is None:
-                            index = self._raw_object_list(raw, number, label)
-                        if ksumma_on:
-                            objects_text = self.object_text[index] if index is not None else ""
-                            crc.append(f"{written}{account}{objects_text}{amount}")
-                            crc.append("".join(v for v in (date, text_, quantity, sign) if v))
-                    else:
-                        fields, problem, lists = _fields(rest)
-                        if ksumma_on:
-                            _crc_record(crc, written, fields)
-                        if problem is not None:
-                            error(number, "syntax", f"{label}: {problem}", SYNTAX[label])
-                            continue
-                        if len(fields) > 1 and type(fields[1]) is not tuple:
-                            fields.insert(1, ())  # no object list (SIE 1-3 style): read as {}
-                            self.missing_objects += 1
-                            lists += 1
-                        if len(fields) < 3 or lists != 1:
-                            error(
-                                number,
-                                "fields",
-                                f"{label} has too few fields or an object list out of place",
-                                SYNTAX[label],
-                            )
-                            continue
-                        account, objects, amount = fields[0], fields[1], fields[2]  # type: ignore[assignment]
-                        index = self.object_lists.get(objects)  # type: ignore[arg-type]
-                        if index is None:
-                            index = self._object_list(objects, number, label)  # type: ignore[arg-type]
-                        extra = [v or None for v in fields[3:7]] + [None] * (7 - len(fields))
-                        date, text_, quantity, sign = extra[:4]  # type: ignore[assignment]
+                    # a voucher row the bulk pattern did not read: the general tokenizer
+                    if problem is not None:
+                        error(number, "syntax", f"{label}: {problem}", SYNTAX[label])
+                        continue
+                    if len(fields) > 1 and type(fields[1]) is not tuple:
+                        fields.insert(1, ())  # no object list (SIE 1-3 style): read as {}
+                        self.missing_objects += 1
+                        lists += 1
+                    if len(fields) < 3 or lists != 1:
+                        error(
+                            number,
+                            "fields",
+                            f"{label} has too few fields or an object list out of place",
+                            SYNTAX[label],
+                        )
+                        continue
+                    account, objects, amount = fields[0], fields[1], fields[2]
+                    index = self.object_lists.get(objects)  # type: ignore[arg-type]
+                    if index is None:
+                        index = self._object_list(objects, number, label)  # type: ignore[arg-type]
                     if index is None:
                         continue  # a malformed object list, reported
                     if not account or not amount:
                         error(number, "fields", f"{label}: account or amount empty", SYNTAX[label])
                         continue
-                    if twin is not None:
-                        twin_of, twin = twin, None
-                        if (
-                            kind == "TRANS"
-                            and account == twin_of[0]
-                            and index == twin_of[1]
-                            and _same_amount(amount, twin_of[2])  # type: ignore[arg-type]
-                        ):
-                            self.twins_skipped += 1
-                            continue
-                        self.twins_missing.append(twin_of[3])
-                    if kind == "RTRANS":
-                        twin = (account, index, amount, number)  # type: ignore[assignment]
-                    row_number += 1
-                    add_row(
-                        (
-                            voucher,
-                            kind,
-                            row_number,
-                            account,
-                            index,
-                            amount,
-                            date or None,
-                            text_ or None,
-                            quantity or None,
-                            sign or None,
-                            number,
-                        )
-                    )
+                    extra = [v or None for v in fields[3:7]] + [None] * (7 - len(fields))
+                    add_row((voucher, kind, account, index, amount, *extra[:4], number))
                     continue
 
                 # any other record
-                fields, problem, lists = _fields(rest) if rest else ([], None, 0)
-                if ksumma_on and label != "#KSUMMA":
-                    _crc_record(crc, written, fields)
                 after_unknown = False
                 if skip_block:
                     continue
@@ -653,9 +669,6 @@ class _Parser:
                         "} after the voucher's last #TRANS row",
                     )
                     self.unclosed.append(self.vouchers[voucher][5])
-                    if twin is not None:
-                        self.twins_missing.append(twin[3])
-                        twin = None
                     in_block, voucher = False, -1
                 if problem is not None:
                     error(number, "syntax", f"{label}: {problem}", SYNTAX.get(label))
@@ -664,9 +677,12 @@ class _Parser:
                 if label == "#VER":
                     voucher = self._voucher(fields, lists, number)
                     expect_block = number
-                    row_number = 0
                 elif label == "#KSUMMA":
-                    ksumma_on = self._ksumma(fields, number)
+                    was_on, ksumma_on = ksumma_on, self._ksumma(fields, number)
+                    if ksumma_on and not was_on:
+                        self.crc_windows.append([number, None])
+                    elif was_on and not ksumma_on:
+                        self.crc_windows[-1][1] = number
                 elif label in KNOWN_LABELS:
                     self._record(label, fields, number)
                 else:
@@ -689,9 +705,6 @@ class _Parser:
                 if skip_block:
                     skip_block = 0
                 elif in_block:
-                    if twin is not None:
-                        self.twins_missing.append(twin[3])
-                        twin = None
                     in_block, voucher = False, -1
                 else:
                     error(number, "brace", "} without an opening {", "{ and } around the rows")
@@ -704,6 +717,9 @@ class _Parser:
                     "#LABEL field field …",
                 )
 
+        state.append(_SKIPPED if skip_block else voucher if in_block else _OUTSIDE)
+        if len(lines) > previous:
+            rows_seen()
         if in_block:
             error(
                 self.vouchers[voucher][5],
@@ -716,8 +732,6 @@ class _Parser:
             error(
                 expect_block, "ver_block", "#VER is not followed by a { … } block", "{ after #VER"
             )
-        if twin is not None:
-            self.twins_missing.append(twin[3])
         if self.ksumma.get("open") and "declared" not in self.ksumma:
             error(
                 self.ksumma["open"],
@@ -725,46 +739,178 @@ class _Parser:
                 "#KSUMMA opened here is never closed: the file was cut short",
                 "a closing #KSUMMA <checksum> as the last record",
             )
+        self._place_rows(bulk, numbers, state)
         self._notes()
 
-    # -- records ------------------------------------------------------------------------------
-    def _raw_object_list(self, raw: str, line: int, label: str) -> int | None:
-        """The index of an object list given as the text between its braces."""
+    def _bulk_rows(self, lines: list[str]) -> pl.DataFrame:
+        """The voucher rows whose line the row pattern reads whole, split into their fields
+        in one vectorised pass (polars, Rust regex): line, label (upper case), kind, account,
+        object_list (index, null when malformed), object_rule/object_expected (why),
+        amount, transaction_date, transaction_text, quantity, sign, and ``crc`` (what the
+        row adds to the #KSUMMA checksum)."""
+        heads = (
+            pl.DataFrame({"text": pl.Series(lines, dtype=pl.String)})
+            .with_row_index("line", offset=1)
+            .lazy()
+            .select("line", pl.col("text").str.strip_chars(" \t\r").str.splitn(" ", 2).alias("p"))
+            .unnest("p")
+            .rename({"field_0": "label", "field_1": "rest"})
+            .filter(pl.col("label").str.to_uppercase().is_in(list(ROW_KINDS)))
+        )
+        rows = (
+            heads.select(
+                "line",
+                "label",
+                pl.col("rest")
+                .str.strip_chars_start(" \t")
+                .str.extract_groups(_ROW.pattern)
+                .alias("f"),
+            )
+            .unnest("f")
+            .collect()
+        )
+        rows = rows.filter(pl.col("3").is_not_null())  # the row pattern matched
+
+        def value(quoted: str, bare: str) -> pl.Expr:
+            unescaped = pl.col(quoted).str.replace_all('\\"', '"', literal=True)
+            return pl.coalesce(pl.col(bare), unescaped)
+
+        def optional(quoted: str, bare: str, name: str) -> pl.Expr:
+            text = value(quoted, bare)
+            return pl.when(text != "").then(text).alias(name)
+
+        rows = rows.select(
+            pl.col("line").cast(pl.Int32).alias("source_line"),
+            pl.col("label").alias("written"),
+            pl.col("label").str.to_uppercase().alias("label"),
+            value("1", "2").alias("account"),
+            pl.col("3").alias("raw"),
+            value("4", "5").alias("amount"),
+            optional("6", "7", "transaction_date"),
+            optional("8", "9", "transaction_text"),
+            optional("10", "11", "quantity"),
+            optional("12", "13", "sign"),
+        )
+        objects = pl.DataFrame(
+            [(raw, *self._bulk_object_list(raw)) for raw in rows["raw"].unique().to_list()],
+            schema={
+                "raw": pl.String,
+                "object_list": pl.UInt32,
+                "object_text": pl.String,
+                "object_rule": pl.String,
+                "object_expected": pl.String,
+            },
+            orient="row",
+        )
+        return (
+            rows.join(objects, on="raw", how="left")
+            .with_columns(
+                pl.col("label").replace_strict(ROW_KINDS).alias("row_kind"),
+                pl.concat_str(
+                    "written",
+                    "account",
+                    "object_text",
+                    "amount",
+                    "transaction_date",
+                    "transaction_text",
+                    "quantity",
+                    "sign",
+                    ignore_nulls=True,
+                ).alias("crc"),
+            )
+            .drop("written", "raw", "object_text")
+            .sort("source_line")
+        )
+
+    def _bulk_object_list(self, raw: str) -> tuple[int | None, str, str | None, str | None]:
+        """An object list given as the text between its braces: its index and #KSUMMA text,
+        or, when malformed, the rule it breaks and what is expected."""
+        index = self.raw_object_lists.get(raw)
+        if index is not None:
+            return index, self.object_text[index], None, None
         tokens, problem, lists = _fields(raw)
         if problem is not None or lists:
-            self.errors.add(line, "objects", f"{label}: malformed object list", '{1 "100" 6 "P12"}')
-            return None
+            return None, "", "malformed object list", '{1 "100" 6 "P12"}'
+        broken = _object_problem(tuple(tokens))  # type: ignore[arg-type]
+        if broken is not None:
+            return None, "", *broken
         index = self.object_lists.get(tuple(tokens))  # type: ignore[arg-type]
         if index is None:
-            index = self._object_list(tuple(tokens), line, label)  # type: ignore[arg-type]
-        if index is not None:
-            self.raw_object_lists[raw] = index
-        return index
+            index = self._add_object_list(tuple(tokens))  # type: ignore[arg-type]
+        self.raw_object_lists[raw] = index
+        return index, self.object_text[index], None, None
 
+    def _place_rows(self, bulk: pl.DataFrame, numbers: np.ndarray, state: list[int]) -> None:
+        """Put the bulk rows in their vouchers (the loop's state at their line), report the
+        rows outside a voucher block and the broken ones, join the rows the loop read, then
+        apply the #RTRANS rule and number the rows of each voucher: ``self.row_frame``."""
+        error = self.errors.add
+        lines = bulk["source_line"].to_numpy()
+        where = np.asarray(state, dtype=np.int64)[np.searchsorted(numbers, lines)]
+        bulk = bulk.with_columns(pl.Series("voucher", where, dtype=pl.Int64))
+        outside = bulk.filter(pl.col("voucher") == _OUTSIDE)
+        for line, label in outside.select("source_line", "label").rows():
+            error(line, "trans_outside", f"{label} outside a #VER {{ … }} block")
+        inside = bulk.filter(pl.col("voucher") >= 0)
+        broken = inside.filter(pl.col("object_list").is_null())
+        for line, label, rule, expected in broken.select(
+            "source_line", "label", "object_rule", "object_expected"
+        ).rows():
+            error(line, "objects", f"{label}: {rule}", expected)
+        inside = inside.filter(pl.col("object_list").is_not_null())
+        empty = (pl.col("account") == "") | (pl.col("amount") == "")
+        for line, label in inside.filter(empty).select("source_line", "label").rows():
+            error(line, "fields", f"{label}: account or amount empty", SYNTAX[label])
+        rows = pl.concat(
+            [
+                inside.filter(~empty).select(list(ROW_SCHEMA)).cast(ROW_SCHEMA),
+                pl.DataFrame(self.rows, schema=ROW_SCHEMA, orient="row"),
+            ]
+        ).sort("source_line")
+        # #RTRANS: a #TRANS right after it in the voucher, same account, objects and amount,
+        # is its twin in the file (older readers' copy) and is skipped. A voucher's rows are
+        # consecutive in file order, so "the row before in the voucher" is a plain shift.
+        voucher = pl.col("voucher")
+        same_voucher = voucher == voucher.shift(1)
+        twin = (
+            same_voucher
+            & (pl.col("row_kind") == "TRANS")
+            & (pl.col("row_kind").shift(1) == "RTRANS")
+            & (pl.col("account") == pl.col("account").shift(1))
+            & (pl.col("object_list") == pl.col("object_list").shift(1))
+            & (
+                (pl.col("amount") == pl.col("amount").shift(1))
+                | (_exact(pl.col("amount")) == _exact(pl.col("amount").shift(1)))
+            )
+        ).fill_null(False)
+        rows = rows.with_columns(twin.alias("twin"))
+        missing = rows.filter(
+            (pl.col("row_kind") == "RTRANS") & ~pl.col("twin").shift(-1).fill_null(False)
+        )
+        self.twins_missing = missing["source_line"].to_list()
+        self.twins_skipped = int(rows["twin"].sum())
+        index = pl.int_range(pl.len(), dtype=pl.Int32)
+        first = pl.when(~same_voucher.fill_null(False)).then(index).forward_fill()
+        self.row_frame = (
+            rows.filter(~pl.col("twin"))
+            .drop("twin")
+            .with_columns((index - first + 1).alias("row_number"))
+        )
+
+    # -- records ------------------------------------------------------------------------------
     def _object_list(self, tokens: tuple[str, ...], line: int, label: str) -> int | None:
         """The index of an object list (parsed once per distinct list), or None on error."""
-        if len(tokens) % 2:
-            self.errors.add(
-                line,
-                "objects",
-                f"{label}: the object list does not hold pairs of dimension and object",
-                '{dimension "object" …}, e.g. {1 "100" 6 "P12"}',
-            )
+        problem = _object_problem(tokens)
+        if problem is not None:
+            self.errors.add(line, "objects", f"{label}: {problem[0]}", problem[1])
             return None
-        pairs: list[tuple[int, str]] = []
-        for i in range(0, len(tokens), 2):
-            dimension = tokens[i]
-            if not (dimension.isascii() and dimension.isdigit()) or len(dimension) > 9:
-                self.errors.add(
-                    line,
-                    "objects",
-                    f"{label}: a dimension in the object list is not a number",
-                    '{dimension "object" …} with whole-number dimensions',
-                )
-                return None
-            pairs.append((int(dimension), tokens[i + 1]))
+        return self._add_object_list(tokens)
+
+    def _add_object_list(self, tokens: tuple[str, ...]) -> int:
         index = len(self.object_pairs)
-        self.object_pairs.append(pairs)
+        self.object_pairs.append(
+            [(int(d), o) for d, o in zip(tokens[::2], tokens[1::2], strict=True)]
+        )
         self.object_text.append("".join(tokens))
         self.object_lists[tokens] = index
         return index
@@ -807,7 +953,7 @@ class _Parser:
             self.errors.add(line, "ksumma", "#KSUMMA: the checksum is not a number", "a CRC-32")
             ks["declared"] = None
             return False
-        data = "".join(self.crc_parts).encode(self.encoding, "replace")
+        data = self._crc_data(line).encode(self.encoding, "replace")
         ks["declared"] = int(value) & 0xFFFFFFFF
         ks["computed"] = zlib.crc32(data)
         ks["line"] = line
@@ -820,6 +966,17 @@ class _Parser:
                 "the CRC-32 of the records between the two #KSUMMA (the file was changed?)",
             )
         return False
+
+    def _crc_data(self, until: int) -> str:
+        """The records #KSUMMA counts, in file order, up to line ``until``: those the loop
+        read and the bulk rows within the checksum's windows."""
+        line = pl.col("source_line")
+        windows = [(line > start) & (line < (end or until)) for start, end in self.crc_windows]
+        bulk = self.bulk_crc.filter(pl.any_horizontal(windows)) if windows else self.bulk_crc[:0]
+        loop = pl.DataFrame(self.crc_parts, schema=bulk.schema, orient="row")
+        return (
+            pl.concat([loop, bulk]).sort("source_line", maintain_order=True)["crc"].str.join("")[0]
+        )
 
     def _record(self, label: str, fields: list[Field], line: int) -> None:  # noqa: C901
         """Every known record other than #VER, the rows, and #KSUMMA."""
@@ -1083,22 +1240,7 @@ class _Parser:
         )
 
     def _transactions(self, vouchers: pl.DataFrame, objects: pl.Series) -> pl.DataFrame:
-        frame = _frame(
-            self.rows,
-            {
-                "voucher": pl.UInt32,
-                "row_kind": pl.String,
-                "row_number": pl.Int32,
-                "account": pl.String,
-                "object_list": pl.UInt32,
-                "amount": pl.String,
-                "transaction_date": pl.String,
-                "transaction_text": pl.String,
-                "quantity": pl.String,
-                "sign": pl.String,
-                "source_line": pl.Int32,
-            },
-        )
+        frame = self.row_frame.with_columns(pl.col("voucher").cast(pl.UInt32))
         frame = self._checked(
             frame,
             "amount",
@@ -1458,15 +1600,6 @@ class _Parser:
 # --------------------------------------------------------------------------------------------
 def _frame(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
-
-
-def _same_amount(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    try:
-        return Decimal(a) == Decimal(b)
-    except InvalidOperation:
-        return False
 
 
 def _int(value: str) -> int | None:
