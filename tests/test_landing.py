@@ -56,6 +56,26 @@ def test_loading_the_same_file_twice_adds_nothing(store, con):
     assert con.execute("SELECT count(*) FROM raw.load_log").fetchall() == [(1,)]
 
 
+def test_the_same_content_twice_in_one_run_is_loaded_once(store, con):
+    source = SAMPLE_DIR / "kolada" / "data_sarskilt_boende_0188_2020-2023.json"
+    land(store, "a_copy.json", text=source.read_text("utf-8"))
+    land(store, "data_sarskilt_boende_0188_2020-2023.json")
+    outcome = load_family(con, KOLADA, store)
+    assert outcome.accepted == [("kolada/a_copy.json", 48)]
+    assert outcome.skipped == ["kolada/data_sarskilt_boende_0188_2020-2023.json"]
+    assert con.execute("SELECT count(*) FROM raw.kolada_values").fetchall() == [(48,)]
+
+
+def test_files_get_their_file_ids_in_landing_path_order(store, con):
+    names = sorted(path.name for path in (SAMPLE_DIR / "kolada").glob("*.json"))
+    for name in names:
+        land(store, name)
+    outcome = load_family(con, KOLADA, store)
+    assert [path for path, _ in outcome.accepted] == [f"kolada/{name}" for name in names]
+    logged = con.execute("SELECT file_name FROM raw.load_log ORDER BY file_id").fetchall()
+    assert [name for (name,) in logged] == names
+
+
 def test_bad_file_is_quarantined_with_a_report_and_the_others_still_load(store, con):
     land(store, "a_broken.json", text='{"values": [{"kpi": "U21468", "period": 2022}]}')
     land(store, "data_sarskilt_boende_0188_2020-2023.json")
