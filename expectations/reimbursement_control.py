@@ -24,7 +24,7 @@ def suite() -> gx.ExpectationSuite:
             ),
             gxe.ExpectColumnValuesToBeInSet(
                 column="status",
-                value_set=["ok", "overpaid", "underpaid", "paid_without_volume"],
+                value_set=["ok", "overpaid", "underpaid", "paid_without_volume", "not_in_ledger"],
             ),
             gxe.ExpectColumnValuesToBeBetween(column="due", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="transition_support", min_value=0),

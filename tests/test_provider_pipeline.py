@@ -63,6 +63,18 @@ def test_run_publishes_every_mart(run):
     }
 
 
+def test_reimbursement_control_waits_for_a_ledger(run):
+    """Without a ledger the reported home-care hours are due but not compared: no flags."""
+    workspace, _, _ = run
+    with serving(workspace) as con:
+        rows = con.execute(
+            "SELECT service, status, flagged, count(*), sum(due) > 0 "
+            "FROM marts.reimbursement_control GROUP BY ALL"
+        ).fetchall()
+    assert [row[:3] for row in rows] == [("hemtjanst", "not_in_ledger", False)]
+    assert rows[0][3] > 100 and rows[0][4]
+
+
 @pytest.mark.parametrize(("year", "expected"), [(2022, 67), (2023, 70)])
 def test_performed_of_granted_home_care_time_matches_seed_004(run, year, expected):
     workspace, _, _ = run

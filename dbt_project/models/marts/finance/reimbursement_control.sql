@@ -40,6 +40,14 @@ paid as (
     group by all
 ),
 
+-- The months the loaded ledgers cover: up to the last month with bookings in each year's
+-- current ledger. Later volumes are not compared yet (their invoices are not booked).
+ledger_months as (
+    select fiscal_year, max(month) as last_month
+    from {{ ref('int_sie__operating_monthly') }}
+    group by all
+),
+
 volumes as (
     -- Hemtjänst: performed hours of the providers' monthly reports (current versions).
     select
@@ -83,6 +91,8 @@ compared as (
         due.performed_hours,
         due.due,
         due.service is not null as has_volume,
+        coalesce(coalesce(paid.month, due.month) <= ledger_months.last_month, false)
+            as in_ledger,
         coalesce(paid.paid, 0) as paid,
         coalesce(paid.transition_support, 0) as transition_support
     from paid
@@ -90,6 +100,8 @@ compared as (
         on due.month = paid.month
         and due.provider_org_nr = paid.provider_org_nr
         and due.service = paid.service
+    left join ledger_months
+        on ledger_months.fiscal_year = year(coalesce(paid.month, due.month))
 ),
 
 with_tolerance as (
@@ -109,6 +121,7 @@ classified as (
         case
             when not has_volume and paid <> 0 then 'paid_without_volume'
             when not has_volume then 'ok'  -- transition support only
+            when not in_ledger then 'not_in_ledger'
             when due is null then 'no_rate'
             when difference > tolerance then 'overpaid'
             when difference < -tolerance then 'underpaid'
@@ -133,7 +146,7 @@ select
     cast(round(100 * classified.difference / nullif(classified.due, 0), 2) as decimal(9, 2))
         as difference_pct,
     classified.status,
-    classified.status <> 'ok' as flagged,
+    classified.status not in ('ok', 'not_in_ledger') as flagged,
     cast(previous.paid as decimal(18, 2)) as paid_same_month_previous_year,
     cast(classified.paid - previous.paid as decimal(18, 2)) as paid_change_from_previous_year,
     cast(classified.transition_support as decimal(18, 2)) as transition_support
