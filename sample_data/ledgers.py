@@ -254,7 +254,9 @@ ACTIVITIES: tuple[Activity, ...] = (
     _A("519", "Anhörigstöd", "anhorigstod", "aldreomsorg", "200"),
     _A("520", "Särskilt boende för äldre", "sarskilt_boende", "aldreomsorg", "200"),
     _A("531", "Bostad med särskild service för vuxna, LSS", "lss_boende", "lss", "300"),
-    _A("532", "Bostad med särskild service för barn och unga, LSS", "lss_boende", "lss", "300"),
+    _A(
+        "532", "Bostad med särskild service för barn och unga, LSS", "lss_boende_barn", "lss", "300"
+    ),
     _A("533", "Daglig verksamhet, LSS", "lss_daglig_verksamhet", "lss", "300"),
     _A("534", "Personlig assistans, LSS", "lss_personlig_assistans", "lss", "300"),
     _A("535", "Korttidsvistelse och korttidstillsyn, LSS", "lss_korttid", "lss", "300"),

@@ -275,7 +275,7 @@ CONTRACT_AREAS: tuple[ContractArea, ...] = (
     _area(
         "LSSBB",
         "Bostad med särskild service för barn och ungdomar enligt LSS",
-        "lss_boende",
+        "lss_boende_barn",
         "direktavtal",
         ("TIO",),
     ),
