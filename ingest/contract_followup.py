@@ -79,7 +79,6 @@ PLANS_SCHEMAS = {PLANS_TABLE: PLANS_SCHEMA}
 
 FOLLOWUP_COLUMNS: tuple[str, ...] = tuple(FOLLOWUP_SCHEMA.names()[:-1])
 PLANS_COLUMNS: tuple[str, ...] = tuple(PLANS_SCHEMA.names()[:-1])
-FOLLOWUP_FILE_NAME = re.compile(r"^contract_followup_(\d{4})\.csv$")
 PLANS_FILE_NAME = re.compile(r"^action_plans\.csv$")
 
 GODKAND = "godkänd"
