@@ -582,20 +582,25 @@ class _Parser:
         row_kinds = ROW_KINDS
         previous = 0
 
+        def no_block() -> None:
+            """A record after a #VER that did not open its { … } block."""
+            nonlocal expect_block, voucher
+            error(
+                expect_block,
+                "ver_block",
+                "#VER is not followed by a { … } block",
+                "{ on the line after #VER",
+            )
+            expect_block, voucher = 0, -1
+
         def rows_seen() -> None:
             """What bulk rows between two lines read do to the state: outside a voucher block
             they are records like any other (and reported in :meth:`_place_rows`)."""
-            nonlocal after_unknown, expect_block, voucher
+            nonlocal after_unknown
             if skip_block or not in_block:
                 after_unknown = False
                 if not skip_block and expect_block:
-                    error(
-                        expect_block,
-                        "ver_block",
-                        "#VER is not followed by a { … } block",
-                        "{ on the line after #VER",
-                    )
-                    expect_block, voucher = 0, -1
+                    no_block()
 
         for number in numbers.tolist():
             state.append(_SKIPPED if skip_block else voucher if in_block else _OUTSIDE)
@@ -650,13 +655,7 @@ class _Parser:
                 if skip_block:
                     continue
                 if expect_block:
-                    error(
-                        expect_block,
-                        "ver_block",
-                        "#VER is not followed by a { … } block",
-                        "{ on the line after #VER",
-                    )
-                    expect_block, voucher = 0, -1
+                    no_block()
                 if kind is not None:  # a row outside a voucher block
                     error(number, "trans_outside", f"{label} outside a #VER {{ … }} block")
                     continue
