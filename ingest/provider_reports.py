@@ -140,12 +140,11 @@ RULE_CHECK_DIGIT = "organisation number with a wrong check digit"
 
 
 def accepts(path: Path) -> bool:
-    """Whether ``path`` looks like a provider report: any ``.xlsx`` but a budget file
-    (``budget_…``, see ``ingest.budget``), or a ``.csv`` whose first line starts with
-    ``Organisationsnummer`` (used by ``kson validate``)."""
+    """Whether ``path`` looks like a provider report: any ``.xlsx``, or a ``.csv`` whose first
+    line starts with ``Organisationsnummer`` (used by ``kson validate``)."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        return not path.name.casefold().startswith("budget_")
+        return True
     if suffix != ".csv":
         return False
     text = csv_head(path).lstrip(' "')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +30,23 @@ class SourceFamily:
     read: Callable[[Path], ReadResult]
     accepts: Callable[[Path], bool]
     tables: Mapping[str, pl.Schema]
-    patterns: tuple[str, ...]
+    patterns: tuple[str, ...]  # file-name patterns, matched case-insensitively (.SE = .se)
     summarize: Callable[[ReadResult], dict] | None = None  # extra facts for validate --json
 
     def landing_files(self, landing_dir: Path) -> list[Path]:
         """The files waiting in ``<landing_dir>/<name>/``, in name order."""
         folder = landing_dir / self.name
-        found = {p for pattern in self.patterns for p in folder.rglob(pattern) if p.is_file()}
-        return sorted(found)
+        return sorted(
+            path
+            for path in folder.rglob("*")
+            if path.is_file()
+            and any(fnmatch.fnmatchcase(path.name.casefold(), p) for p in self.patterns)
+        )
 
 
+# The order matters where a file's family is guessed from its content (family_for): a family
+# whose files are told apart by name (budget_<YYYY>.xlsx) comes before one that takes any
+# .xlsx (the providers' reports).
 FAMILIES: dict[str, SourceFamily] = {
     family.name: family
     for family in (
@@ -49,6 +57,14 @@ FAMILIES: dict[str, SourceFamily] = {
             accepts=kolada.accepts,
             tables=kolada.TABLE_SCHEMAS,
             patterns=("*.json",),
+        ),
+        SourceFamily(
+            name=budget.SOURCE,
+            title="Budget per year, month, account and activity (Excel or Swedish Excel CSV)",
+            read=budget.read,
+            accepts=budget.accepts,
+            tables=budget.TABLE_SCHEMAS,
+            patterns=("*.xlsx", "*.csv"),
         ),
         SourceFamily(
             name=provider_reports.SOURCE,
@@ -96,18 +112,8 @@ FAMILIES: dict[str, SourceFamily] = {
             read=sie.read,
             accepts=sie.accepts,
             tables=sie.TABLE_SCHEMAS,
-            # rglob is case-sensitive: SIE files come as .se, .SE, .si, .sie, ...
-            patterns=tuple(f"*.{ext}" for ext in ("se", "SE", "si", "SI", "sie", "SIE")),
+            patterns=("*.se", "*.si", "*.sie"),
             summarize=sie.summary,
-        ),
-        SourceFamily(
-            name=budget.SOURCE,
-            title="Budget per year, month, account and activity (Excel or Swedish Excel CSV)",
-            read=budget.read,
-            accepts=budget.accepts,
-            tables=budget.TABLE_SCHEMAS,
-            # rglob is case-sensitive; the contract's extensions are not.
-            patterns=("*.[xX][lL][sS][xX]", "*.[cC][sS][vV]"),
         ),
     )
 }
