@@ -1,14 +1,13 @@
 """The contract follow-up and action-plan readers on real files: the generated sample, and a
 broken copy for every rule of the two contracts."""
 
-import csv
 import datetime as dt
-import io
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from csv_lines import edited, fields
 from ingest import contract_followup as cf
 from ingest.validation import MAX_ERRORS_PER_RULE, ReadResult, ValidationError
 from sample_data.providers import generate
@@ -35,27 +34,6 @@ def followup(sample: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def plans(sample: Path) -> list[str]:
     return (sample / "action_plans" / PLANS).read_text(encoding="utf-8").splitlines()
-
-
-def fields(line: str) -> list[str]:
-    return next(csv.reader([line]))
-
-
-def joined(values: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(values)
-    return out.getvalue()
-
-
-def edited(lines: list[str], line: int, **values: str) -> list[str]:
-    """A copy of ``lines`` with fields of file line ``line`` replaced (CSV-quoted as needed)."""
-    header = lines[0].split(",")
-    row = fields(lines[line - 1])
-    for column, value in values.items():
-        row[header.index(column)] = value
-    copy = list(lines)
-    copy[line - 1] = joined(row)
-    return copy
 
 
 def write(folder: Path, lines: list[str], name: str) -> Path:

@@ -32,11 +32,11 @@ def query(workspace, sql: str) -> list[tuple]:
 
 
 def contributions(workspace) -> dict:
-    with duckdb.connect(str(workspace.serving_db), read_only=True) as con:
-        rows = con.execute(
-            "SELECT member, year, contribution_booked, contribution_required, difference, "
-            "restoration_status FROM marts.member_contributions"
-        ).fetchall()
+    rows = query(
+        workspace,
+        "SELECT member, year, contribution_booked, contribution_required, difference, "
+        "restoration_status FROM marts.member_contributions",
+    )
     return {(member, year): rest for member, year, *rest in rows}
 
 

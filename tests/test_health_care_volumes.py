@@ -1,14 +1,13 @@
 """The health-care volume reader on real files: a hand-written good file, a broken copy for
 every rule of docs/contracts/health_care_volumes.md, and the sample generator's files."""
 
-import csv
-import io
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from csv_lines import edited
 from ingest import health_care_volumes as hcv
 from ingest.landing import FileStore, load_family
 from ingest.registry import FAMILIES, family_for
@@ -30,27 +29,6 @@ GOOD = [
     f"2024,2,{OMSORG},hemsjukvard,0,0",
     f"2024,12,{OMSORG},hemrehab,25,21.25",
 ]
-
-
-def fields(line: str) -> list[str]:
-    return next(csv.reader([line]))
-
-
-def joined(values: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(values)
-    return out.getvalue()
-
-
-def edited(lines: list[str], line: int, **values: str) -> list[str]:
-    """A copy of ``lines`` with fields of file line ``line`` replaced (CSV-quoted as needed)."""
-    header = lines[0].split(",")
-    row = fields(lines[line - 1])
-    for column, value in values.items():
-        row[header.index(column)] = value
-    copy = list(lines)
-    copy[line - 1] = joined(row)
-    return copy
 
 
 def write(folder: Path, lines: list[str], name: str = NAME) -> Path:
