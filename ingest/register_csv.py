@@ -61,6 +61,14 @@ def file_name_year(path: Path, stem: str, errors: ErrorCollector) -> int | None:
     return int(match.group(1))
 
 
+def header_difference(first: str, columns: Sequence[str]) -> str:
+    """How a comma-separated header line differs from ``columns``."""
+    got = first.split(",")
+    if len(got) != len(columns):
+        return f"{len(got)} columns instead of {len(columns)}"
+    return "column names or order differ"
+
+
 def read_fields(path: Path, columns: Sequence[str], errors: ErrorCollector) -> pl.DataFrame | None:
     """The file's rows as text (empty cells as null) with their line numbers in ``LINE``, or
     ``None`` when the file cannot be split into the contract's columns (the errors say why).
@@ -88,12 +96,7 @@ def read_fields(path: Path, columns: Sequence[str], errors: ErrorCollector) -> p
         )
         return None
     if first != header:
-        got = first.split(",")
-        detail = (
-            f"{len(got)} columns instead of {len(columns)}"
-            if len(got) != len(columns)
-            else "column names or order differ"
-        )
+        detail = header_difference(first, columns)
         errors.add("line 1", f"header is not the {len(columns)} columns ({detail})", header)
         return None
 

@@ -42,6 +42,7 @@ from stdnum.se import orgnr
 
 from ingest import reference
 from ingest.pii import CANDIDATE, is_personnummer
+from ingest.register_csv import header_difference
 from ingest.validation import ReadResult, SqlScan, ValidationError
 
 SOURCE = "visit_logs"
@@ -227,12 +228,7 @@ def _check_header(path: Path) -> ValidationError | None:
     except UnicodeDecodeError:
         return ValidationError(name, "line 1", "the header is not UTF-8", expected)
     if text != HEADER:
-        got = text.split(",")
-        detail = (
-            f"{len(got)} columns instead of {len(COLUMNS)}"
-            if len(got) != len(COLUMNS)
-            else "column names or order differ"
-        )
+        detail = header_difference(text, COLUMNS)
         return ValidationError(name, "line 1", f"header is not the ten columns ({detail})", HEADER)
     return None
 
