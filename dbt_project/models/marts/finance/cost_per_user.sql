@@ -6,8 +6,9 @@ with ledger as (
     select
         ledger.fiscal_year as year,
         activities.service,
-        sum(ledger.amount) filter (where left(ledger.account, 1) between '4' and '7') as cost,
-        -sum(ledger.amount) filter (where left(ledger.account, 1) = '3') as income
+        coalesce(sum(ledger.amount) filter (where left(ledger.account, 1) between '4' and '7'), 0)
+            as cost,
+        coalesce(-sum(ledger.amount) filter (where left(ledger.account, 1) = '3'), 0) as income
     from {{ ref('int_sie__operating_monthly') }} as ledger
     inner join {{ ref('activities') }} as activities using (activity_code)
     where activities.service is not null
@@ -42,13 +43,12 @@ yearly as (
     select
         ledger.year,
         ledger.service,
-        coalesce(ledger.cost, 0) as cost,
-        coalesce(ledger.income, 0) as income,
-        coalesce(ledger.cost, 0) - coalesce(ledger.income, 0) as net_cost,
+        ledger.cost,
+        ledger.income,
+        ledger.cost - ledger.income as net_cost,
         users.average_users,
         users.months_reported,
-        (coalesce(ledger.cost, 0) - coalesce(ledger.income, 0))
-            / nullif(users.average_users, 0) as cost_per_user
+        (ledger.cost - ledger.income) / nullif(users.average_users, 0) as cost_per_user
     from ledger
     left join users using (year, service)
 )
