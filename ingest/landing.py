@@ -148,6 +148,7 @@ def load_family(
     outcome = LoadOutcome(source=family.name)
     loaded = _loaded_hashes(con)
     batch: list[_Accepted] = []
+    batch_rows = 0
     with tempfile.TemporaryDirectory(dir=_incoming_dir(store)) as incoming:
         try:
             for checked in _read_all(family, store, Path(incoming), loaded):
@@ -177,11 +178,9 @@ def load_family(
                     )
                 )
                 loaded.add(checked.sha)
-                if (
-                    len(batch) >= BATCH_FILES
-                    or sum(a.result.row_count for a in batch) >= BATCH_ROWS
-                ):
-                    pending, batch = batch, []
+                batch_rows += checked.result.row_count
+                if len(batch) >= BATCH_FILES or batch_rows >= BATCH_ROWS:
+                    pending, batch, batch_rows = batch, [], 0
                     _insert_batch(con, family, pending, outcome)
         finally:  # what was accepted before a reader failed is kept
             _insert_batch(con, family, batch, outcome)
