@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_log (
     loaded_at    TIMESTAMPTZ NOT NULL,
     archive_path VARCHAR NOT NULL
 );
+-- Withdrawals (ingest/withdrawal.py); ADD COLUMN migrates a load log from before them.
+ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS withdrawn_at TIMESTAMPTZ;
+ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS withdrawal_reason VARCHAR;
 CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.quarantine_log (
     sha256         VARCHAR PRIMARY KEY,
     source         VARCHAR NOT NULL,
@@ -105,9 +108,14 @@ def copy_with_sha256(source: Path, target: Path) -> str:
     return digest.hexdigest()
 
 
+def ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or migrate) the load log and the quarantine log."""
+    con.execute(_BOOKKEEPING_DDL)
+
+
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, family: SourceFamily) -> None:
     """Create the bookkeeping tables and the family's raw tables (with ``file_id``) if missing."""
-    con.execute(_BOOKKEEPING_DDL)
+    ensure_bookkeeping(con)
     for table, schema in family.tables.items():
         empty = pl.DataFrame(schema=schema)  # noqa: F841 - read by DuckDB's replacement scan
         con.execute(
