@@ -10,13 +10,15 @@ read the same way. A paged answer is several files, one per page. See
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from ingest.validation import ReadResult, ValidationError
+from ingest import reference
+from ingest.validation import Bound, ErrorCollector, ReadResult, ValidationError
 
 SOURCE = "kolada"
 
@@ -54,6 +56,13 @@ KPI_ID = re.compile(r"^[A-Z]\d{5}$")
 MUNICIPALITY_ID = re.compile(r"^(\d{4}|G\d+)$")
 GENDERS = {"T", "K", "M"}
 
+# Plausible ranges (docs/contracts/kolada.md, "Bounds"): the survey's shares and respondents,
+# any other KPI's value (SEK, per inhabitant, …), and count (a group's members).
+SHARE = Bound(0, 100, "per cent")
+RESPONDENTS = Bound(0, 1_000_000, "respondents")
+OTHER_VALUE = Bound(-(10**13), 10**13, "in the KPI's unit")
+COUNT = Bound(0, 1_000, "members of a group (0 or 1 for one municipality or unit)")
+
 
 def accepts(path: Path) -> bool:
     """Whether ``path`` looks like a Kolada response (used by ``kson validate``)."""
@@ -75,6 +84,12 @@ def read(path: Path) -> ReadResult:
         return _reject(
             name, f"line {error.lineno}, column {error.colno}", f"not valid JSON: {error.msg}"
         )
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        return _reject(name, "file", "a number too long to read", "numbers of at most 4300 digits")
+    except RecursionError:
+        return _reject(
+            name, "file", "JSON nested too deeply to read", "a Kolada response (4 levels deep)"
+        )
     if not isinstance(document, dict) or not isinstance(document.get("values"), list):
         return _reject(name, "$", "no 'values' list at the top level", '{"values": [...]}')
 
@@ -86,16 +101,15 @@ def read(path: Path) -> ReadResult:
     if not rows:
         result.tables[VALUES_TABLE] = pl.DataFrame(schema=VALUES_SCHEMA)
         return result
+    errors = ErrorCollector(name)
     if all(isinstance(row, dict) and "id" in row and "kpi" not in row for row in rows):
-        kpis, errors = _read_kpis(name, rows)
-        result.errors += errors
-        result.tables[KPIS_TABLE] = pl.DataFrame(kpis, schema=KPIS_SCHEMA, orient="row")
+        table, schema, out = KPIS_TABLE, KPIS_SCHEMA, _read_kpis(rows, errors)
     else:
-        values, errors = _read_values(name, rows)
-        result.errors += errors
-        result.tables[VALUES_TABLE] = pl.DataFrame(values, schema=VALUES_SCHEMA, orient="row")
-    if result.errors:
-        result.tables = {}
+        table, schema, out = VALUES_TABLE, VALUES_SCHEMA, _read_values(rows, errors)
+    if errors:
+        result.errors = errors.finish()
+    else:
+        result.tables[table] = pl.DataFrame(out, schema=schema, orient="row")
     return result
 
 
@@ -107,14 +121,26 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _read_values(name: str, rows: list[Any]) -> tuple[list[tuple], list[ValidationError]]:
+def _flag(value: Any) -> bool | None:
+    """A metadata or deletion flag: true/false (v3), 1/0 (v2) or null; anything else raises
+    ``ValueError``."""
+    if value is None or isinstance(value, bool):
+        return value
+    if _is_int(value) and value in (0, 1):
+        return bool(value)
+    raise ValueError(value)
+
+
+def _value_bound(kpi: Any) -> Bound:
+    """The range of a KPI's values: the survey mart's shares and respondents have their own."""
+    kind = reference.survey_kpis().get(kpi) if isinstance(kpi, str) else None
+    return SHARE if kind == "share" else RESPONDENTS if kind == "respondents" else OTHER_VALUE
+
+
+def _read_values(rows: list[Any], errors: ErrorCollector) -> list[tuple]:
     out: list[tuple] = []
-    errors: list[ValidationError] = []
     seen: set[tuple] = set()
-
-    def error(place: str, rule: str, expected: str | None = None) -> None:
-        errors.append(ValidationError(name, place, rule, expected))
-
+    error = errors.add
     for i, row in enumerate(rows):
         at = f"values[{i}]"
         if not isinstance(row, dict):
@@ -136,11 +162,17 @@ def _read_values(name: str, rows: list[Any]) -> tuple[list[tuple], list[Validati
             error(f"{at}.municipality", "malformed municipality id", "4 digits or a group id G…")
         elif ou is not None and (not isinstance(ou, str) or not ou):
             error(f"{at}.ou", "malformed unit (ou) id", "a non-empty string")
-        is_deleted = bool(row.get("isdeleted", row.get("is_deleted", False)))
+        deleted_key = "isdeleted" if "isdeleted" in row else "is_deleted"
+        try:
+            is_deleted = bool(_flag(row.get(deleted_key)))
+        except ValueError:
+            error(f"{at}.{deleted_key}", "deletion flag is not true or false", "true or false")
+            is_deleted = False
         cells = row.get("values")
         if not isinstance(cells, list) or not cells:
             error(f"{at}.values", "missing or empty list of values", "[{gender, count, value}]")
             continue
+        bound = _value_bound(kpi)
         for j, cell in enumerate(cells):
             cat = f"{at}.values[{j}]"
             if not isinstance(cell, dict):
@@ -150,12 +182,19 @@ def _read_values(name: str, rows: list[Any]) -> tuple[list[tuple], list[Validati
             status = cell.get("status", "")
             if gender not in GENDERS:
                 error(f"{cat}.gender", "unknown gender code", "T, K or M")
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float)
-            ):
-                error(f"{cat}.value", "value is neither a number nor null", "a number or null")
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    error(f"{cat}.value", "value is neither a number nor null", "a number or null")
+                elif isinstance(value, float) and not math.isfinite(value):
+                    error(f"{cat}.value", "value is NaN or infinite", bound.expected)
+                elif not bound.holds(value):
+                    error(f"{cat}.value", Bound.RULE, bound.expected)
+                else:
+                    value = float(value)
             if count is not None and (not _is_int(count) or count < 0):
-                error(f"{cat}.count", "count is not a non-negative integer")
+                error(f"{cat}.count", "count is not a non-negative integer", COUNT.expected)
+            elif count is not None and not COUNT.holds(count):
+                error(f"{cat}.count", Bound.RULE, COUNT.expected)
             if status is not None and not isinstance(status, str):
                 error(f"{cat}.status", "status is not a string")
             key = (kpi, municipality, ou, period, gender)
@@ -163,47 +202,45 @@ def _read_values(name: str, rows: list[Any]) -> tuple[list[tuple], list[Validati
                 error(cat, "the same KPI, area, period and gender appears twice in the file")
             seen.add(key)
             out.append(
-                (
-                    kpi,
-                    municipality,
-                    ou,
-                    period,
-                    gender,
-                    None if value is None else float(value),
-                    count,
-                    status or None,
-                    is_deleted,
-                )
+                (kpi, municipality, ou, period, gender, value, count, status or None, is_deleted)
             )
-    return out, errors
+    return out
 
 
-def _read_kpis(name: str, rows: list[Any]) -> tuple[list[tuple], list[ValidationError]]:
+def _read_kpis(rows: list[dict], errors: ErrorCollector) -> list[tuple]:
     out: list[tuple] = []
-    errors: list[ValidationError] = []
     for i, row in enumerate(rows):
+        at = f"values[{i}]"
         kpi, title = row.get("id"), row.get("title")
         if not isinstance(kpi, str) or not KPI_ID.match(kpi):
-            errors.append(
-                ValidationError(
-                    name,
-                    f"values[{i}].id",
-                    "missing or malformed KPI id",
-                    "a letter and five digits, e.g. U21468",
-                )
+            errors.add(
+                f"{at}.id", "missing or malformed KPI id", "a letter and five digits, e.g. U21468"
             )
         if not isinstance(title, str) or not title.strip():
-            errors.append(ValidationError(name, f"values[{i}].title", "missing KPI title"))
+            errors.add(f"{at}.title", "missing KPI title")
+        flags = []
+        for key in ("is_divided_by_gender", "has_ou_data"):
+            try:
+                flags.append(_flag(row.get(key)))
+            except ValueError:
+                errors.add(f"{at}.{key}", f"{key} is not true or false", "true, false or null")
+        for key in ("description", "operating_area", "publication_date"):
+            if not isinstance(row.get(key), str | None):
+                errors.add(f"{at}.{key}", f"{key} is not text", "a string or null")
+        period = row.get("publ_period")
+        if not (period is None or isinstance(period, str) or _is_int(period)):
+            errors.add(f"{at}.publ_period", "publ_period is not text", 'a year, e.g. "2026"')
+        if errors:
+            continue
         out.append(
             (
                 kpi,
                 title,
                 row.get("description"),
-                row.get("is_divided_by_gender"),
-                row.get("has_ou_data"),
+                *flags,
                 row.get("operating_area"),
-                None if row.get("publ_period") is None else str(row.get("publ_period")),
+                None if period is None else str(period),
                 row.get("publication_date"),
             )
         )
-    return out, errors
+    return out

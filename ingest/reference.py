@@ -76,3 +76,14 @@ def known_accounts() -> frozenset[str]:
 
 def known_activity_codes() -> frozenset[str]:
     return frozenset(activities()["activity_code"])
+
+
+@cache
+def survey_kpis() -> dict[str, str]:
+    """The Kolada KPIs the survey mart reads, by kind: ``share`` (a percentage: the questions'
+    shares and the response rates) or ``respondents`` (a number of people)."""
+    questions = pl.read_csv(SEEDS_DIR / "survey_questions.csv", infer_schema=False)
+    services = pl.read_csv(SEEDS_DIR / "survey_services.csv", infer_schema=False)
+    kinds = dict.fromkeys(questions["kpi_id"], "share")
+    kinds |= dict.fromkeys(services["response_rate_kpi_id"], "share")
+    return kinds | dict.fromkeys(services["respondents_kpi_id"], "respondents")

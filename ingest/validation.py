@@ -72,6 +72,37 @@ def _rows(table: pl.DataFrame | SqlScan) -> int:
     return table.rows if isinstance(table, SqlScan) else table.height
 
 
+@dataclass(frozen=True)
+class Bound:
+    """The plausible range of a numeric field, both ends included. Every numeric field of
+    every contract has one (its contract lists them in one table): it keeps absurd values
+    out and makes sure that whatever a reader accepts fits the marts' types."""
+
+    minimum: int | float
+    maximum: int | float
+    unit: str  # what is counted, e.g. "hours a unit and month"
+
+    RULE = "number outside the plausible range"
+
+    @property
+    def expected(self) -> str:
+        """``0 to 100000 hours a unit and month`` (plain digits: no separator to misread)."""
+        return f"{_plain(self.minimum)} to {_plain(self.maximum)} {self.unit}"
+
+    def outside(self, value: pl.Expr) -> pl.Expr:
+        """Whether ``value`` is outside the range, NaN and infinities included (null stays
+        null)."""
+        return ~value.is_between(self.minimum, self.maximum)
+
+    def holds(self, value: float | int) -> bool:
+        """Whether a Python number is finite and in the range."""
+        return self.minimum <= value <= self.maximum  # NaN compares false
+
+
+def _plain(value: int | float) -> str:
+    return f"{value:.2f}".removesuffix(".00") if isinstance(value, float) else str(value)
+
+
 MAX_ERRORS_PER_RULE = 20
 
 

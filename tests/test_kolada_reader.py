@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import SAMPLE_DIR, SHARED_DIR
 from ingest import kolada
 
@@ -110,3 +112,91 @@ def test_non_utf8_file_is_rejected(tmp_path):
     path.write_bytes('{"values": [], "note": "Norrtälje"}'.encode("cp1252"))
     [error] = kolada.read(path).errors
     assert error.rule == "file is not UTF-8"
+
+
+# ------------------------------------------------------------------------------ bounds, odd files
+def entry(kpi: str = "U21468", **cell: object) -> dict:
+    values = {"gender": "T", "count": 1, "status": "", "value": 91.0} | cell
+    return {"kpi": kpi, "period": 2022, "municipality": "0188", "values": [values]}
+
+
+def only_error(tmp_path: Path, text: str) -> tuple[str, str, str | None]:
+    path = tmp_path / "response.json"
+    path.write_text(text, encoding="utf-8")
+    result = kolada.read(path)
+    assert not result.ok and result.tables == {}
+    [error] = result.errors
+    return error.place, error.rule, error.expected
+
+
+def test_a_deeply_nested_array_is_rejected_not_a_recursion_error(tmp_path):
+    deep = "[" * 200_000 + "]" * 200_000
+    assert only_error(tmp_path, '{"values": ' + deep + "}")[:2] == (
+        "file",
+        "JSON nested too deeply to read",
+    )
+
+
+def test_a_number_python_cannot_parse_is_rejected(tmp_path):
+    document = json.dumps({"values": [entry(count=1)]}).replace(
+        '"count": 1', '"count": ' + "9" * 5000
+    )
+    assert only_error(tmp_path, document)[:2] == ("file", "a number too long to read")
+
+
+def test_a_count_beyond_any_integer_type_is_rejected(tmp_path):
+    place, rule, expected = only_error(tmp_path, json.dumps({"values": [entry(count=10**30)]}))
+    assert (place, rule) == ("values[0].values[0].count", "number outside the plausible range")
+    assert expected.startswith("0 to 1000 members of a group")
+
+
+def test_a_metadata_flag_that_is_not_a_boolean_is_rejected(tmp_path):
+    kpi = {"id": "U21468", "title": "Helhetssyn", "is_divided_by_gender": "ja"}
+    place, rule, _ = only_error(tmp_path, json.dumps({"values": [kpi]}))
+    assert (place, rule) == (
+        "values[0].is_divided_by_gender",
+        "is_divided_by_gender is not true or false",
+    )
+
+
+def test_v2_metadata_flags_as_0_and_1_are_read_as_booleans(tmp_path):
+    kpi = {"id": "U21468", "title": "Helhetssyn", "is_divided_by_gender": 1, "has_ou_data": 0}
+    result = kolada.read(write(tmp_path, {"values": [kpi]}))
+    row = result.tables["kolada_kpis"].row(0, named=True)
+    assert row["is_divided_by_gender"] is True and row["has_ou_data"] is False
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_nan_and_infinite_values_are_rejected(tmp_path, literal):
+    document = json.dumps({"values": [entry()]}).replace("91.0", literal)
+    place, rule, expected = only_error(tmp_path, document)
+    assert (place, rule, expected) == (
+        "values[0].values[0].value",
+        "value is NaN or infinite",
+        "0 to 100 per cent",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kpi", "largest", "too_large", "expected"),
+    [
+        ("U21468", 100, 100.1, "0 to 100 per cent"),  # a survey share
+        ("U23593", 100, 100.1, "0 to 100 per cent"),  # a response rate
+        ("U23592", 1_000_000, 1_000_001, "0 to 1000000 respondents"),
+        ("N21006", 10**13, 10**13 + 1, "-10000000000000 to 10000000000000 in the KPI's unit"),
+    ],
+)
+def test_values_at_the_bound_pass_and_just_above_it_are_rejected(
+    tmp_path, kpi, largest, too_large, expected
+):
+    good = kolada.read(write(tmp_path, {"values": [entry(kpi, value=largest, count=1000)]}))
+    assert good.ok and good.tables["kolada_values"]["value"].to_list() == [largest]
+    for bad in (too_large, -0.1 if largest <= 10**6 else -(10**13) - 1):
+        place, rule, shown = only_error(tmp_path, json.dumps({"values": [entry(kpi, value=bad)]}))
+        assert (place, rule, shown) == (
+            "values[0].values[0].value",
+            "number outside the plausible range",
+            expected,
+        )
+    place, rule, _ = only_error(tmp_path, json.dumps({"values": [entry(kpi, count=1001)]}))
+    assert (place, rule) == ("values[0].values[0].count", "number outside the plausible range")
