@@ -36,7 +36,7 @@ from ingest.spreadsheet import (
     scan_personnummer,
 )
 from ingest.validation import MAX_ERRORS_PER_RULE as MAX_ERRORS_PER_RULE  # the cap on listed errors
-from ingest.validation import ErrorCollector, ReadResult
+from ingest.validation import Bound, ErrorCollector, ReadResult
 
 SOURCE = "provider_reports"
 TABLE = "provider_reports"
@@ -94,33 +94,45 @@ class _Column:
     field: str
     kind: str  # "unit_id", "text", "int", "hours" or "continuity"
     home_care_only: bool = False
+    bound: Bound | None = None  # the plausible range of a numeric column
 
+
+# Plausible ranges per unit and month (docs/contracts/provider_monthly_report.md, "Bounds").
+USERS = Bound(0, 10_000, "users a unit and month")
+HOURS = Bound(0, 100_000, "hours a unit and month")
+CONTINUITY = Bound(0, 1_000, "staff a user met in 14 days")
+INCIDENTS = Bound(0, 10_000, "a unit and month")
+MAX_UNITS = 1_000  # unit rows in one report
 
 COLUMNS: tuple[_Column, ...] = (
     _Column("Enhets-id", "unit_id", "unit_id"),
     _Column("Enhetsnamn", "unit_name", "text"),
-    _Column("Antal brukare", "users", "int"),
-    _Column("Beviljade timmar", "granted_hours", "hours", home_care_only=True),
-    _Column("Utförda timmar", "performed_hours", "hours", home_care_only=True),
-    _Column("Brukare med aktuell genomförandeplan", "users_with_care_plan", "int"),
-    _Column("Personalkontinuitet", "staff_continuity", "continuity", home_care_only=True),
-    _Column("Avvikelser fall", "incidents_falls", "int"),
-    _Column("Avvikelser läkemedel", "incidents_medication", "int"),
-    _Column("Avvikelser övriga", "incidents_other", "int"),
-    _Column("Ej verkställda beslut", "unexecuted_decisions", "int"),
+    _Column("Antal brukare", "users", "int", bound=USERS),
+    _Column("Beviljade timmar", "granted_hours", "hours", home_care_only=True, bound=HOURS),
+    _Column("Utförda timmar", "performed_hours", "hours", home_care_only=True, bound=HOURS),
+    _Column("Brukare med aktuell genomförandeplan", "users_with_care_plan", "int", bound=USERS),
+    _Column(
+        "Personalkontinuitet",
+        "staff_continuity",
+        "continuity",
+        home_care_only=True,
+        bound=CONTINUITY,
+    ),
+    _Column("Avvikelser fall", "incidents_falls", "int", bound=INCIDENTS),
+    _Column("Avvikelser läkemedel", "incidents_medication", "int", bound=INCIDENTS),
+    _Column("Avvikelser övriga", "incidents_other", "int", bound=INCIDENTS),
+    _Column("Ej verkställda beslut", "unexecuted_decisions", "int", bound=INCIDENTS),
 )
 COLUMN_BY_KEY = {" ".join(c.label.split()).casefold(): c for c in COLUMNS}
 COLUMN_BY_FIELD = {c.field: c for c in COLUMNS}
 UNIT_ID_KEY = "enhets-id"
 
-# Per numeric kind: the expected form, the largest value the raw column holds.
+# Per numeric kind: the expected form.
 EXPECTED = {
     "int": "a whole number ≥ 0",
     "hours": "a number ≥ 0 with at most 2 decimals",
     "continuity": "a number ≥ 0 with at most 2 decimals",
 }
-MAXIMUM = {"int": 2_147_483_647, "hours": 9_999_999_999.99, "continuity": 9_999.99}
-MAXIMUM_TEXT = {"int": "≤ 2147483647", "hours": "≤ 9999999999.99", "continuity": "≤ 9999.99"}
 
 RULE_PII = "personal identity number (personnummer) in a cell — remove it; the file is rejected"
 EXPECTED_PII = "no personal identity numbers: the report holds aggregates only"
@@ -129,7 +141,8 @@ RULE_NOT_NUMBER = "not a number"
 RULE_NEGATIVE = "negative number"
 RULE_NOT_WHOLE = "not a whole number"
 RULE_DECIMALS = "more than 2 decimals"
-RULE_TOO_LARGE = "number too large"
+RULE_OUT_OF_RANGE = Bound.RULE
+RULE_TOO_MANY_UNITS = f"more than {MAX_UNITS} unit rows"
 RULE_HTJ_ONLY = "value in a home-care (HTJ) column in a report for another area"
 RULE_CARE_PLAN = "users with a current care plan exceed the number of users"
 RULE_PERFORMED = "performed hours exceed 1.5 × granted hours"
@@ -486,13 +499,13 @@ def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Pl
             for c in numeric
             for expr in (
                 close_to_whole(num(c) * scale(c)).alias(f"__whole_{c.field}"),
-                (num(c).round(0 if c.kind == "int" else 2) > MAXIMUM[c.kind]).alias(
-                    f"__big_{c.field}"
+                c.bound.outside(num(c).round(0 if c.kind == "int" else 2)).alias(
+                    f"__out_{c.field}"
                 ),
             )
         ),
         tuple(
-            pl.when((num(c) >= 0) & pl.col(f"__whole_{c.field}") & ~pl.col(f"__big_{c.field}"))
+            pl.when((num(c) >= 0) & pl.col(f"__whole_{c.field}") & ~pl.col(f"__out_{c.field}"))
             .then((num(c) * scale(c)).round(0))
             .cast(pl.Int64)
             .alias(f"__value_{c.field}")
@@ -517,8 +530,8 @@ def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Pl
             cases += [
                 (cell.is_not_null() & num(column).is_null(), RULE_NOT_NUMBER, expected),
                 (num(column) < 0, RULE_NEGATIVE, expected),
+                (pl.col(f"__out_{column.field}"), RULE_OUT_OF_RANGE, column.bound.expected),
                 (~pl.col(f"__whole_{column.field}"), not_whole, expected),
-                (pl.col(f"__big_{column.field}"), RULE_TOO_LARGE, MAXIMUM_TEXT[column.kind]),
             ]
             values[column.field] = pl.col(f"__value_{column.field}")
         elif column.kind == "unit_id":
@@ -592,6 +605,12 @@ def _check_table(
         )
         return None
     note_ignored(grid, layout.table_header, layout.columns, stop, notes)
+    if stop - start > MAX_UNITS:
+        errors.add(
+            grid.row_place(grid.line(start + MAX_UNITS), "unit rows"),
+            RULE_TOO_MANY_UNITS,
+            f"at most {MAX_UNITS} units in one report",
+        )
 
     col_of = {column.field: col for col, column in layout.columns.items()}
     present = [column for column in COLUMNS if column.field in col_of]

@@ -282,9 +282,10 @@ def test_personnummer_as_a_header_value_in_a_csv(sample: Path, work: Path):
 
 
 def test_personnummer_as_numbers_is_found_and_never_echoed(sample: Path, work: Path):
-    # As number cells: 1212121212 would otherwise be valid hours and yield "≤ 1818181818.00",
-    # from which the number could be recovered; 191212121212 would be "number too large".
-    path = edited_xlsx(sample, work, {"D7": 1212121212, "E7": 3000000000, "C8": 191212121212})
+    # As number cells: 1212121212 as granted hours would give performed hours the bound
+    # "≤ 1818181818.00", from which the number could be recovered; 191212121212 would be
+    # "number outside the plausible range".
+    path = edited_xlsx(sample, work, {"D7": 1212121212, "E7": 3000, "C8": 191212121212})
     result = read(path)
     assert_rejected_with(
         result,
@@ -499,6 +500,65 @@ def test_not_a_number_and_empty_required_cell(sample: Path, work: Path):
         ("sheet Rapport, row 7, column I (Avvikelser läkemedel)", "not a number"),
         ("sheet Rapport, row 8, column K (Ej verkställda beslut)", reader.RULE_EMPTY),
     )
+
+
+LARGEST = {"C": 10_000, "D": 100_000, "E": 100_000, "F": 10_000, "G": 1_000}
+LARGEST |= dict.fromkeys("HIJK", 10_000)
+
+
+def test_the_largest_plausible_values_are_accepted(sample: Path, work: Path):
+    result = read(edited_xlsx(sample, work, {f"{col}7": v for col, v in LARGEST.items()}))
+    assert result.ok
+    row = result.tables[reader.TABLE].row(0, named=True)
+    assert (row["users"], row["performed_hours"], row["staff_continuity"]) == (
+        10_000,
+        Decimal("100000.00"),
+        Decimal("1000.00"),
+    )
+    assert row["incidents_other"] == row["unexecuted_decisions"] == 10_000
+
+
+def test_values_just_above_their_bound_are_rejected_with_the_range(sample: Path, work: Path):
+    above = {f"{col}7": v + (0.01 if col in "DEG" else 1) for col, v in LARGEST.items()}
+    result = read(edited_xlsx(sample, work, above))
+    assert not result.ok
+    got = [(e.place.split(", ", 2)[2], e.rule, e.expected) for e in result.errors]
+    rule = "number outside the plausible range"
+    assert got == [
+        ("column C (Antal brukare)", rule, "0 to 10000 users a unit and month"),
+        ("column D (Beviljade timmar)", rule, "0 to 100000 hours a unit and month"),
+        ("column E (Utförda timmar)", rule, "0 to 100000 hours a unit and month"),
+        (
+            "column F (Brukare med aktuell genomförandeplan)",
+            rule,
+            "0 to 10000 users a unit and month",
+        ),
+        ("column G (Personalkontinuitet)", rule, "0 to 1000 staff a user met in 14 days"),
+        ("column H (Avvikelser fall)", rule, "0 to 10000 a unit and month"),
+        ("column I (Avvikelser läkemedel)", rule, "0 to 10000 a unit and month"),
+        ("column J (Avvikelser övriga)", rule, "0 to 10000 a unit and month"),
+        ("column K (Ej verkställda beslut)", rule, "0 to 10000 a unit and month"),
+    ]
+    assert all(e.place.startswith("sheet Rapport, row 7, ") for e in result.errors)
+
+
+@pytest.mark.parametrize("text", ["1E+400", "-1E+400"])
+def test_an_infinite_number_is_rejected(sample: Path, work: Path, text: str):
+    path = edited_csv(sample, work, CP1252_CSV, ";1;0;0;1\r\n", f";1;0;0;{text}\r\n")
+    [error] = read(path).errors
+    assert error.place.endswith("column 11 (Ej verkställda beslut)")
+    assert error.rule == ("negative number" if text[0] == "-" else reader.RULE_OUT_OF_RANGE)
+
+
+def test_more_units_than_plausible_in_one_report(sample: Path, work: Path):
+    text, encoding = csv_text(sample, CP1252_CSV)
+    lines = text.splitlines()
+    units = [f"E{20000 + i};Grupp {i};1;10;10;0;5;0;0;0;0" for i in range(reader.MAX_UNITS + 1)]
+    path = work / CP1252_CSV
+    path.write_bytes("\r\n".join([*lines[:6], *units, ""]).encode(encoding))
+    assert_rejected_with(read(path), ("line 1007 (unit rows)", "more than 1000 unit rows"))
+    path.write_bytes("\r\n".join([*lines[:6], *units[:-1], ""]).encode(encoding))
+    assert read(path).ok
 
 
 def test_care_plans_above_users(sample: Path, work: Path):
