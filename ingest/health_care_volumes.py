@@ -24,7 +24,7 @@ from ingest.register_csv import (
     LINE,
     RULE_PII,
     YEAR,
-    check_decimal,
+    check_bounded,
     check_in,
     check_org_nr,
     check_pii,
@@ -36,7 +36,7 @@ from ingest.register_csv import (
     header_starts,
     read_fields,
 )
-from ingest.validation import ErrorCollector, ReadResult
+from ingest.validation import Bound, ErrorCollector, ReadResult
 
 SOURCE = "health_care_volumes"
 TABLE = "health_care_volumes"
@@ -57,6 +57,10 @@ TABLE_SCHEMAS = {TABLE: SCHEMA}
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names()[:-1])
 SERVICES: tuple[str, ...] = ("hemsjukvard", "hemrehab")
 KEY: tuple[str, ...] = ("year", "month", "provider_org_nr", "service")
+
+# Plausible volumes (docs/contracts/health_care_volumes.md, "Bounds").
+VISITS = Bound(0, 100_000, "visits a provider, service and month")
+HOURS = Bound(0, 100_000, "hours a provider, service and month")
 
 
 def accepts(path: Path) -> bool:
@@ -134,8 +138,8 @@ def _check(frame: pl.DataFrame, year: int | None, errors: ErrorCollector) -> Non
     check_in(frame, "service", SERVICES, "unknown service", errors)
 
     # volumes
-    check_whole_number(frame, "visits", errors)
-    check_decimal(frame, "performed_hours", errors, decimals=2, digits=10)
+    check_bounded(frame, "visits", VISITS, errors)
+    check_bounded(frame, "performed_hours", HOURS, errors, decimals=2)
 
     # one row per year, month, provider and service (months compared as numbers: 1 = 01)
     check_unique(

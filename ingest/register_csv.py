@@ -22,7 +22,7 @@ import polars as pl
 
 from ingest import reference
 from ingest.pii import find_personnummer
-from ingest.validation import ErrorCollector
+from ingest.validation import Bound, ErrorCollector
 
 LINE = "source_line"
 """The column holding each row's line in the file (kept in the raw tables)."""
@@ -259,31 +259,24 @@ def check_whole_number(
     )
 
 
-def check_decimal(
-    frame: pl.DataFrame,
-    column: str,
-    errors: ErrorCollector,
-    decimals: int = 2,
-    digits: int = 10,
-    rule: str | None = None,
-    expected: str | None = None,
+def check_bounded(
+    frame: pl.DataFrame, column: str, bound: Bound, errors: ErrorCollector, decimals: int = 0
 ) -> None:
-    """Non-empty cells of ``column`` that are not a number ≥ 0 with a decimal point, at most
-    ``decimals`` decimals and at most ``digits`` digits before the point (leading zeros
-    aside)."""
+    """Non-empty cells of ``column`` that are not a number ≥ 0 in digits (with a decimal point
+    and at most ``decimals`` decimals; no sign, no spaces), then the numbers outside
+    ``bound``."""
     value = pl.col(column)
-    integer = value.str.extract(r"^([0-9]+)", 1).str.strip_chars_start("0")
-    fits = value.str.contains(rf"^[0-9]+(\.[0-9]{{1,{decimals}}})?$") & (
-        integer.str.len_chars() <= digits
-    )
-    flag(
-        frame,
-        value.is_not_null() & ~fits.fill_null(False),
-        column,
-        rule or f"{column} is not a number ≥ 0 with at most {decimals} decimals",
-        expected or f"a number ≥ 0 with a decimal point and at most {decimals} decimals",
-        errors,
-    )
+    if decimals:
+        form = value.str.contains(rf"^[0-9]{{1,18}}(\.[0-9]{{1,{decimals}}})?$")
+        rule = f"{column} is not a number ≥ 0 with at most {decimals} decimals"
+        expected = f"a number ≥ 0 with a decimal point and at most {decimals} decimals"
+    else:
+        form = value.str.contains(r"^[0-9]{1,18}$")
+        rule = f"{column} is not a whole number ≥ 0"
+        expected = "a whole number ≥ 0 without sign or decimals"
+    flag(frame, value.is_not_null() & ~form, column, rule, expected, errors)
+    number = value.cast(pl.Float64, strict=False)
+    flag(frame, form & bound.outside(number), column, Bound.RULE, bound.expected, errors)
 
 
 def check_unique(

@@ -248,7 +248,7 @@ def test_service_is_known(tmp_path: Path, value: str):
     ]
 
 
-@pytest.mark.parametrize("value", ["-1", "1.5", "12,0", "1 000", "+3", "x", "2147483648"])
+@pytest.mark.parametrize("value", ["-1", "1.5", "12,0", "1 000", "+3", "x", "1e3"])
 def test_visits_is_a_whole_number(tmp_path: Path, value: str):
     assert errors_of(write(tmp_path, edited(GOOD, 3, visits=value))) == [
         ("line 3, column visits", "visits is not a whole number ≥ 0")
@@ -256,7 +256,7 @@ def test_visits_is_a_whole_number(tmp_path: Path, value: str):
 
 
 @pytest.mark.parametrize(
-    "value", ["-1.00", "1.234", "255,75", ".5", "5.", "1e3", "h", "12345678901.00"]
+    "value", ["-1.00", "1.234", "255,75", ".5", "5.", "1e3", "h", "NaN", "inf"]
 )
 def test_performed_hours_is_a_number_with_two_decimals(tmp_path: Path, value: str):
     assert errors_of(write(tmp_path, edited(GOOD, 3, performed_hours=value))) == [
@@ -264,6 +264,30 @@ def test_performed_hours_is_a_number_with_two_decimals(tmp_path: Path, value: st
             "line 3, column performed_hours",
             "performed_hours is not a number ≥ 0 with at most 2 decimals",
         )
+    ]
+
+
+def test_the_largest_plausible_volumes_are_accepted(tmp_path: Path):
+    table = hcv.read(write(tmp_path, edited(GOOD, 3, visits="100000", performed_hours="100000.00")))
+    row = table.tables[hcv.TABLE].filter(source_line=3).row(0, named=True)
+    assert (row["visits"], row["performed_hours"]) == (100_000, Decimal("100000.00"))
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("visits", "100001", "0 to 100000 visits a provider, service and month"),
+        ("visits", "2147483648", "0 to 100000 visits a provider, service and month"),
+        ("performed_hours", "100000.01", "0 to 100000 hours a provider, service and month"),
+        ("performed_hours", "12345678901.00", "0 to 100000 hours a provider, service and month"),
+    ],
+)
+def test_volumes_above_their_bound_are_rejected_with_the_range(
+    tmp_path: Path, column: str, value: str, expected: str
+):
+    result = hcv.read(write(tmp_path, edited(GOOD, 3, **{column: value})))
+    assert [(e.place, e.rule, e.expected) for e in result.errors] == [
+        (f"line 3, column {column}", "number outside the plausible range", expected)
     ]
 
 
@@ -278,7 +302,11 @@ def test_one_row_per_month_provider_and_service(tmp_path: Path):
 @pytest.mark.parametrize(
     ("column", "value", "others"),
     [
-        ("visits", PERSONNUMMER_10, []),
+        (
+            "visits",
+            PERSONNUMMER_10,
+            [("line 5, column visits", "number outside the plausible range")],
+        ),
         ("service", PERSONNUMMER_12, [("line 5, column service", "unknown service")]),
         (
             "provider_org_nr",
