@@ -10,14 +10,15 @@ from orchestration.assets.publish import published_marts
 from orchestration.checks import gx_checks
 from orchestration.resources import WarehouseResource, dbt_resource
 from orchestration.schedules import landing_sensor, nightly_schedule, refresh_job
+from orchestration.withdrawal import load_log, withdraw_job
 
 
 def build_definitions() -> Definitions:
     """Definitions with resources resolved from the environment at call time (tests set it)."""
     return Definitions(
-        assets=[*ingest_assets, kson_dbt_models, published_marts],
+        assets=[*ingest_assets, load_log, kson_dbt_models, published_marts],
         asset_checks=gx_checks,
-        jobs=[refresh_job],
+        jobs=[refresh_job, withdraw_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor],
         resources={"warehouse": WarehouseResource.from_env(), "dbt": dbt_resource()},

@@ -8,4 +8,4 @@ select
     cast(amount as decimal(18, 2)) as amount,
     source_row,
     budget_version
-from {{ source('raw', 'budget_lines') }}
+from {{ raw_source('budget_lines') }}

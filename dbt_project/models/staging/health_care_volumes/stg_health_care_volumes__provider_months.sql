@@ -8,4 +8,4 @@ select
     visits,
     cast(performed_hours as decimal(12, 2)) as performed_hours,
     source_line
-from {{ source('raw', 'health_care_volumes') }}
+from {{ raw_source('health_care_volumes') }}

@@ -9,4 +9,4 @@ select
     cast("count" as integer) as value_count,
     nullif(status, '') as status,
     coalesce(is_deleted, false) as is_deleted
-from {{ source('raw', 'kolada_values') }}
+from {{ raw_source('kolada_values') }}

@@ -8,4 +8,4 @@ select
     operating_area,
     publ_period,
     try_cast(publication_date as date) as publication_date
-from {{ source('raw', 'kolada_kpis') }}
+from {{ raw_source('kolada_kpis') }}

@@ -9,4 +9,4 @@ select
     status_date,
     nullif(trim(comment), '') as comment,
     source_line
-from {{ source('raw', 'action_plans') }}
+from {{ raw_source('action_plans') }}

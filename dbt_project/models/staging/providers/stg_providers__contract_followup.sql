@@ -7,4 +7,4 @@ select
     nullif(trim(remark), '') as remark,
     hsl_deep_followup,
     source_line
-from {{ source('raw', 'contract_followup') }}
+from {{ raw_source('contract_followup') }}

@@ -17,4 +17,4 @@ select
     incidents_other,
     unexecuted_decisions,
     source_row
-from {{ source('raw', 'provider_reports') }}
+from {{ raw_source('provider_reports') }}

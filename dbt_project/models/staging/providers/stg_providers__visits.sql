@@ -10,4 +10,4 @@ select
     actual_start,
     actual_end,
     service_type
-from {{ source('raw', 'visit_logs') }}
+from {{ raw_source('visit_logs') }}

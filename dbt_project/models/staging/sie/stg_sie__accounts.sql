@@ -1,2 +1,2 @@
 select file_id, account, name as account_name, account_type, sru as sru_code
-from {{ source('raw', 'sie_accounts') }}
+from {{ raw_source('sie_accounts') }}

@@ -8,4 +8,4 @@ select
     amount,
     quantity,
     source_line
-from {{ source('raw', 'sie_balances') }}
+from {{ raw_source('sie_balances') }}

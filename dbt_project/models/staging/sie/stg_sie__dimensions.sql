@@ -1,2 +1,2 @@
 select file_id, dimension, name as dimension_name, parent_dimension
-from {{ source('raw', 'sie_dimensions') }}
+from {{ raw_source('sie_dimensions') }}

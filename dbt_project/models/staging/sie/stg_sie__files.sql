@@ -11,4 +11,4 @@ select
     currency,
     ksumma_present,
     ksumma_valid
-from {{ source('raw', 'sie_files') }}
+from {{ raw_source('sie_files') }}

@@ -15,4 +15,4 @@ select
     transaction_text,
     quantity,
     source_line
-from {{ source('raw', 'sie_transactions') }}
+from {{ raw_source('sie_transactions') }}

@@ -1,2 +1,2 @@
 select file_id, year_index, start_date, end_date
-from {{ source('raw', 'sie_years') }}
+from {{ raw_source('sie_years') }}
