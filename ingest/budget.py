@@ -41,7 +41,7 @@ from ingest.spreadsheet import (
     number,
     scan_personnummer,
 )
-from ingest.validation import ErrorCollector, ReadResult
+from ingest.validation import Bound, ErrorCollector, ReadResult
 
 SOURCE = "budget"
 TABLE = "budget_lines"
@@ -68,7 +68,9 @@ FILE_NAME_FORM = (
 ACCOUNT = r"^\d{4}$"
 # An amount as plain text with at most two decimals: parsed exactly (no binary float).
 PLAIN_AMOUNT = r"^[+-]?\d+(?:[.,]\d{0,2})?$"
-MAX_AMOUNT = Decimal("9999999999999999.99")  # DECIMAL(18,2)
+# Plausible amounts (docs/contracts/budget.md, "Bounds"): a line, and all lines together.
+AMOUNT = Bound(-(10**11), 10**11, "SEK a budget line")
+TOTAL = Bound(0, 10**13, "SEK, the sum of |Belopp| over all lines")
 # Excel stores numbers as binary doubles: a cell 159341666.67 reads back as
 # 159341666.669999987. Tolerance when checking "at most 2 decimals" on such a value, per unit
 # of the value in öre (tighter than the reports' 1e-11: a third decimal must not slip through).
@@ -106,6 +108,8 @@ RULE_ACCOUNT_UNKNOWN = "unknown account (not in the chart of accounts)"
 RULE_ACTIVITY_UNKNOWN = "unknown activity code (not in the register of activities)"
 RULE_DECIMALS = "more than 2 decimals"
 RULE_TOO_LARGE = "number too large"
+RULE_OUT_OF_RANGE = Bound.RULE
+RULE_TOTAL = "the amounts of the file add up to more than is plausible"
 RULE_DUPLICATE = (
     "budget line appears more than once in the file (same År, Månad, Konto, Ansvar and Verksamhet)"
 )
@@ -246,13 +250,12 @@ def _amount_cases(cell: pl.Expr, empty: pl.Expr) -> tuple[list, pl.Expr]:
     cases = [
         (empty, RULE_EMPTY, f"{expected} (write 0 for zero)"),
         (cell.is_not_null() & ~plain & approx.is_null(), RULE_NOT_NUMBER, expected),
-        (approx.is_not_null() & ~close_to_whole(cents, CENTS_TOLERANCE), RULE_DECIMALS, expected),
         (
-            (plain & (exact.is_null() | (exact.abs() > MAX_AMOUNT)))
-            | (approx.abs() >= float(MAX_AMOUNT)),
-            RULE_TOO_LARGE,
-            f"at most {MAX_AMOUNT} in absolute value",
+            (plain & (exact.is_null() | AMOUNT.outside(exact))) | AMOUNT.outside(approx),
+            RULE_OUT_OF_RANGE,
+            AMOUNT.expected,
         ),
+        (approx.is_not_null() & ~close_to_whole(cents, CENTS_TOLERANCE), RULE_DECIMALS, expected),
     ]
     value = (
         pl.when(plain)
@@ -414,6 +417,10 @@ def _check_table(
         errors,
     )
     if errors or len(present) < len(COLUMNS):
+        return None
+    total = rows.select(pl.col("__valid_amount").abs().cast(pl.Float64).sum()).item() / 100
+    if not TOTAL.holds(total):
+        errors.add(grid.where, RULE_TOTAL, TOTAL.expected)
         return None
     values = rows.select(*plan.values, pl.col("__line").alias("source_row"))
     return values.cast({name: SCHEMA[name] for name in values.columns})

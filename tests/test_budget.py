@@ -195,13 +195,53 @@ def test_empty_rows_above_the_header_are_skipped(tmp_path: Path):
         (
             {"F6": "10000000000000000"},
             "sheet Budget, row 6, column F (Belopp)",
-            reader.RULE_TOO_LARGE,
+            reader.RULE_OUT_OF_RANGE,
         ),
-        ({"F6": 1e16}, "sheet Budget, row 6, column F (Belopp)", reader.RULE_TOO_LARGE),
+        ({"F6": 1e16}, "sheet Budget, row 6, column F (Belopp)", reader.RULE_OUT_OF_RANGE),
+        ({"F6": "1E+400"}, "sheet Budget, row 6, column F (Belopp)", reader.RULE_OUT_OF_RANGE),
+        ({"A3": 1e30}, "sheet Budget, row 3, column A (År)", reader.RULE_TOO_LARGE),
     ],
 )
 def test_cell_rules_xlsx(tmp_path: Path, edits: dict[str, object], place: str, rule: str):
     assert_rejected_with(reader.read(good_xlsx(tmp_path, **edits)), (place, rule))
+
+
+@pytest.mark.parametrize(
+    ("amount", "accepted"),
+    [
+        (100_000_000_000, True),
+        ("-100000000000,00", True),
+        (100_000_000_000.01, False),
+        ("-100000000000,01", False),
+    ],
+)
+def test_an_amount_is_bounded(tmp_path: Path, amount: object, accepted: bool):
+    result = reader.read(good_xlsx(tmp_path, F6=amount))
+    if accepted:
+        assert abs(result.tables["budget_lines"]["amount"][4]) == Decimal("100000000000.00")
+    else:
+        assert [(e.place, e.rule, e.expected) for e in result.errors] == [
+            (
+                "sheet Budget, row 6, column F (Belopp)",
+                "number outside the plausible range",
+                "-100000000000 to 100000000000 SEK a budget line",
+            )
+        ]
+
+
+def test_the_amounts_of_a_file_are_bounded_together(tmp_path: Path):
+    def lines(count: int) -> list[list[object]]:
+        return [[2024, 1 + i % 12, "4660", f"A{i}", "511", 10**11] for i in range(count)]
+
+    assert reader.read(write_xlsx(tmp_path / "budget_2024.xlsx", [HEADER, *lines(100)])).ok
+    path = write_xlsx(tmp_path / "budget_2024.xlsx", [HEADER, *lines(101)])
+    assert [(e.place, e.rule, e.expected) for e in reader.read(path).errors] == [
+        (
+            "sheet Budget",
+            "the amounts of the file add up to more than is plausible",
+            "0 to 10000000000000 SEK, the sum of |Belopp| over all lines",
+        )
+    ]
 
 
 def test_year_error_names_the_file_name_year(tmp_path: Path):
