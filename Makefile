@@ -1,7 +1,7 @@
 # Two commands on a fresh machine (Python 3.11, pip, make):
 #   make run    create the environment if missing, run the pipeline on the bundled sample data
 #   make test   create the environment if missing, lint and run the test suite
-# More: make ui (Dagster UI on 127.0.0.1:3000), make lint, make clean.
+# More: make ui (Dagster UI on 127.0.0.1:3000), make lint, make prepare, make clean.
 
 VENV        := .venv
 BIN         := $(VENV)/bin
@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := False
 
 PROVIDER_SAMPLE := $(SAMPLE_DIR)/.providers-sample
 
-.PHONY: run test ui lint bench clean
+.PHONY: run test ui lint prepare bench clean
 
 # The environment, from the lock file: uv is bootstrapped into the venv with pip. Bytecode is
 # compiled once here: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile
@@ -43,6 +43,12 @@ run: $(BIN)/kson $(PROVIDER_SAMPLE)
 test: $(BIN)/kson lint
 	$(BIN)/pytest -q
 
+# The dbt manifest the Dagster definitions load (kson run, make ui and the tests prepare it
+# themselves; `dagster asset materialize` and other Dagster commands expect it). dbt parses
+# only when a project file has changed since the last parse.
+prepare: $(BIN)/kson
+	$(BIN)/python -c "from orchestration.resources import prepare_dbt_project; prepare_dbt_project()"
+
 lint: $(BIN)/kson
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -61,5 +67,5 @@ clean:
 	rm -rf $(SAMPLE_DIR)/provider_reports $(SAMPLE_DIR)/visit_logs $(SAMPLE_DIR)/contract_followup \
 		$(SAMPLE_DIR)/action_plans $(SAMPLE_DIR)/sie $(SAMPLE_DIR)/health_care_volumes \
 		$(SAMPLE_DIR)/budget $(PROVIDER_SAMPLE)
-	rm -rf warehouse/*.duckdb warehouse/*.wal warehouse/archive warehouse/quarantine \
+	rm -rf warehouse/*.duckdb warehouse/*.wal warehouse/*.lock warehouse/archive warehouse/quarantine \
 		warehouse/logs dbt_project/target dbt_project/logs

@@ -7,11 +7,17 @@ import contextlib
 import importlib
 import json
 import os
+import shutil
 import sys
 import threading
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,8 +30,8 @@ def _prepare_environment() -> None:
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    if not config.exists():  # the instance config shipped in the repository
+        shutil.copyfile(REPO_ROOT / ".dagster" / "dagster.yaml", config)
 
 
 def _stage(step_key: str) -> str:
@@ -41,12 +47,36 @@ def _stage(step_key: str) -> str:
 
 
 def run_pipeline() -> int:
-    """Materialize every asset in-process (the job the nightly schedule runs); print a summary."""
+    """Materialize every asset in-process (the job the nightly schedule runs); print a summary.
+
+    The run holds the build database's lock throughout; when another run holds it, nothing
+    is done (exit code 1). Runs that died holding it before are recorded as failed first."""
     started = time.perf_counter()
-    from dagster import DagsterEventType, DagsterInstance
+    from dagster import DagsterInstance
+
+    from orchestration.resources import WarehouseResource, prepare_dbt_project
+    from orchestration.run_lock import RunInProgress, build_db_lock, close_dead_runs
+
+    build_db = WarehouseResource.from_env().build_db
+    run_id = str(uuid.uuid4())
+    try:
+        with build_db_lock(build_db, run_id):
+            instance = DagsterInstance.get()
+            for dead in close_dead_runs(instance, build_db, run_id):
+                print(f"kson run: run {dead.run_id} had died; recorded as failed")
+            prepare_dbt_project()
+            return _run_and_summarize(run_id, started, instance)
+    except RunInProgress as error:
+        print(f"kson run: {error}; nothing done", file=sys.stderr)
+        return 1
+
+
+def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -> int:
+    from dagster import DagsterEventType
 
     from orchestration.definitions import build_definitions
     from orchestration.publishing import published_tables
+    from orchestration.run_lock import BUILD_DB_TAG, build_db_tag
 
     defs = build_definitions()
     warehouse = defs.resources["warehouse"]
@@ -56,13 +86,14 @@ def run_pipeline() -> int:
     threading.Thread(
         target=importlib.import_module, args=("expectations.runner",), daemon=True
     ).start()
-    instance = DagsterInstance.get()
     log_path = warehouse.warehouse_dir / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt's own output goes to the log file (and to the run's logs in the UI), not the terminal.
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         result = defs.resolve_job_def("refresh_warehouse").execute_in_process(
             instance=instance,
+            run_id=run_id,
+            tags={BUILD_DB_TAG: build_db_tag(warehouse.build_db)},
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
@@ -175,12 +206,21 @@ def show_status() -> int:
 
     from orchestration.publishing import published_tables
     from orchestration.resources import WarehouseResource
+    from orchestration.run_lock import BUILD_DB_TAG, is_held
 
     warehouse = WarehouseResource.from_env()
     runs = DagsterInstance.get().get_runs(limit=1)
     if runs:
         run = runs[0]
-        print(f"Last run: {run.run_id} {run.job_name} {run.status.value}")
+        state = run.status.value
+        if state in ("STARTING", "STARTED") and not is_held(
+            run.tags.get(BUILD_DB_TAG, warehouse.build_db)
+        ):
+            state = (
+                "FAILURE: the process died (the run is recorded as STARTED, but nothing holds "
+                "its build database; the next run records it as failed)"
+            )
+        print(f"Last run: {run.run_id} {run.job_name} {state}")
     else:
         print("Last run: none")
     serving = Path(warehouse.serving_db)

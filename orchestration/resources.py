@@ -12,19 +12,24 @@ Relative paths are taken from the repository root.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster import ConfigurableResource, InitResourceContext
+from dagster_dbt import DbtCliResource, DbtProject, DbtProjectPreparer
 from packaging.version import Version
 
 from ingest.landing import FileStore
+from orchestration.run_lock import BUILD_DB_TAG, build_db_lock, build_db_tag, close_dead_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -56,6 +61,19 @@ class WarehouseResource(ConfigurableResource):
             storage_version=os.environ.get("KSON_SERVING_STORAGE_VERSION", "v1.2.0"),
         )
 
+    @contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[WarehouseResource]:
+        """A run that uses the warehouse holds the build database's lock throughout, whoever
+        launched it (``kson run``, schedule, sensor, UI); other runs of it that are still
+        STARTED are dead and are recorded as failed."""
+        run_id = context.run_id or "no run"
+        with build_db_lock(self.build_db, run_id):
+            if context.instance is not None and context.run_id is not None:
+                context.instance.add_run_tags(run_id, {BUILD_DB_TAG: build_db_tag(self.build_db)})
+                for dead in close_dead_runs(context.instance, self.build_db, run_id):
+                    context.log.warning(f"Run {dead.run_id} had died; recorded as failed")
+            yield self
+
     @property
     def warehouse_dir(self) -> Path:
         return Path(self.serving_db).parent
@@ -86,7 +104,9 @@ class VenvDbtCliResource(DbtCliResource):
     """dbt-core installed in this environment.
 
     dagster-dbt learns the dbt version by running ``dbt --version`` (~3.5 s here) on every
-    invocation; the package metadata of the same environment says the same at no cost.
+    invocation; the package metadata of the same environment says the same at no cost. There
+    is no public way to tell it the version, so this overrides its private ``_cli_version``;
+    tests/test_dbt_preparation.py fails if dagster-dbt stops using it.
     """
 
     @cached_property
@@ -96,3 +116,69 @@ class VenvDbtCliResource(DbtCliResource):
 
 def dbt_resource() -> DbtCliResource:
     return VenvDbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))
+
+
+class KsonDbtProjectPreparer(DbtProjectPreparer):
+    """Parses the dbt project into its manifest only when a file dbt reads has changed.
+
+    A fingerprint of the project files (names, sizes, times) and of the dbt and dagster-dbt
+    versions is kept beside the manifest; parsing takes ~5 s and happens only when they
+    differ. ``kson run``, the test session and ``make prepare`` call ``prepare``; under
+    ``dagster dev`` (``make ui``) loading the definitions does (``prepare_if_dev``).
+    """
+
+    def prepare_if_dev(self, project: DbtProject) -> None:
+        if self.using_dagster_dev():
+            self.prepare(project)
+
+    def prepare(self, project: DbtProject) -> None:
+        if self.is_current(project):
+            return
+        project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        # One parse at a time in this checkout (two runs of other warehouses may start at once).
+        with (project.manifest_path.parent / ".prepare.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.is_current(project):
+                return
+            fingerprint = self.fingerprint(project)
+            dbt = VenvDbtCliResource(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))
+            dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+            self._stamp(project).write_text(fingerprint, encoding="utf-8")
+
+    def is_current(self, project: DbtProject) -> bool:
+        stamp = self._stamp(project)
+        return (
+            project.manifest_path.exists()
+            and stamp.exists()
+            and stamp.read_text(encoding="utf-8") == self.fingerprint(project)
+        )
+
+    @staticmethod
+    def fingerprint(project: DbtProject) -> str:
+        root = project.project_dir
+        generated = {project.target_path.parts[0], "logs", "dbt_packages"}
+        files = sorted(
+            path
+            for path in root.rglob("*")
+            if path.is_file()
+            and path.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}
+            and path.relative_to(root).parts[0] not in generated
+        )
+        listing = [
+            f"{path.relative_to(root)}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
+            for path in files
+        ]
+        versions = [installed_version("dbt-core"), installed_version("dagster-dbt")]
+        return hashlib.sha256("\n".join(versions + listing).encode()).hexdigest()
+
+    @staticmethod
+    def _stamp(project: DbtProject) -> Path:
+        return project.manifest_path.with_name("manifest.fingerprint")
+
+
+dbt_preparer = KsonDbtProjectPreparer()
+
+
+def prepare_dbt_project() -> None:
+    """Parse the dbt project if it changed since the last parse (before loading definitions)."""
+    dbt_preparer.prepare(dbt_project)

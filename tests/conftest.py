@@ -15,6 +15,14 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Prepare the dbt manifest before test modules import the definitions (as `kson run`
+    does): dbt parses only when a project file has changed."""
+    from orchestration.resources import prepare_dbt_project
+
+    prepare_dbt_project()
+
+
 @dataclass
 class Workspace:
     landing: Path
@@ -71,6 +79,16 @@ def ledger_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ledger_sample")
     generate(out, scale=TEST_SCALE)
     return out
+
+
+@pytest.fixture(scope="session")
+def shared_reference() -> Path:
+    """``../shared/reference``: real files from elsewhere, beside the checkout in CI. In a
+    clone alone the tests that need it skip, saying so."""
+    reference = SHARED_DIR / "reference"
+    if not reference.is_dir():
+        pytest.skip(f"needs {reference} (real reference files), which is not beside this clone")
+    return reference
 
 
 @pytest.fixture

@@ -3,10 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_DIR, SHARED_DIR
+from conftest import SAMPLE_DIR
 from ingest import kolada
 
-KOLADA_REFERENCE = SHARED_DIR / "reference" / "kolada"
+
+@pytest.fixture(scope="module")
+def reference(shared_reference: Path) -> Path:
+    return shared_reference / "kolada"
 
 
 def write(tmp_path: Path, document: object, name: str = "response.json") -> Path:
@@ -15,8 +18,8 @@ def write(tmp_path: Path, document: object, name: str = "response.json") -> Path
     return path
 
 
-def test_reads_a_real_v3_response_with_gender_split():
-    result = kolada.read(KOLADA_REFERENCE / "example_v3_data_U21468_0188__reconstructed.json")
+def test_reads_a_real_v3_response_with_gender_split(reference: Path):
+    result = kolada.read(reference / "example_v3_data_U21468_0188__reconstructed.json")
     assert result.ok
     values = result.tables["kolada_values"]
     row = values.filter(period=2022, gender="K").row(0, named=True)
@@ -25,9 +28,9 @@ def test_reads_a_real_v3_response_with_gender_split():
     assert sorted(values["gender"].unique()) == ["K", "M", "T"]
 
 
-def test_reads_a_v2_response_the_same_way():
-    v2 = kolada.read(KOLADA_REFERENCE / "example_v2_data_U21468_0188__reconstructed.json")
-    v3 = kolada.read(KOLADA_REFERENCE / "example_v3_data_U21468_0188__reconstructed.json")
+def test_reads_a_v2_response_the_same_way(reference: Path):
+    v2 = kolada.read(reference / "example_v2_data_U21468_0188__reconstructed.json")
+    v3 = kolada.read(reference / "example_v3_data_U21468_0188__reconstructed.json")
     columns = ["kpi_id", "municipality_id", "period", "gender", "value"]
     assert (
         v2.tables["kolada_values"]
@@ -37,10 +40,8 @@ def test_reads_a_v2_response_the_same_way():
     )
 
 
-def test_reads_kpi_metadata_keyed_on_ids():
-    result = kolada.read(
-        KOLADA_REFERENCE / "kpi_metadata_selected__v3_2026-03__from_rKolada_sysdata.json"
-    )
+def test_reads_kpi_metadata_keyed_on_ids(reference: Path):
+    result = kolada.read(reference / "kpi_metadata_selected__v3_2026-03__from_rKolada_sysdata.json")
     kpis = result.tables["kolada_kpis"]
     row = kpis.filter(kpi_id="U23471").row(0, named=True)
     assert row["is_divided_by_gender"] is True

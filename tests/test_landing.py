@@ -4,7 +4,7 @@ import re
 import duckdb
 import pytest
 
-from conftest import REPO_ROOT, SAMPLE_DIR
+from conftest import SAMPLE_DIR
 from ingest.landing import FileStore, load_family, sha256_of
 from ingest.registry import FAMILIES
 
@@ -116,14 +116,13 @@ def test_a_failure_while_inserting_leaves_nothing_half_written(store, con):
     assert con.execute("SELECT count(*) FROM raw.kolada_kpis").fetchall() == [(0,)]
 
 
-SIE_CORPUS = REPO_ROOT.parent / "shared" / "reference" / "sie"
-
-
-def test_sie_files_load_and_a_broken_ledger_is_quarantined_with_its_line(store, con):
+def test_sie_files_load_and_a_broken_ledger_is_quarantined_with_its_line(
+    store, con, shared_reference
+):
     folder = store.landing_dir / "sie"
     folder.mkdir(parents=True)
     for name in ("alipsa_44_sie4.se", "jsisie_transaktioner_ovnbolag-bad-balance.se"):
-        (folder / name).write_bytes((SIE_CORPUS / name).read_bytes())
+        (folder / name).write_bytes((shared_reference / "sie" / name).read_bytes())
     outcome = load_family(con, FAMILIES["sie"], store)
     [(accepted, rows)] = outcome.accepted
     assert accepted == "sie/alipsa_44_sie4.se" and rows > 0

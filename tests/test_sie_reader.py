@@ -15,7 +15,6 @@ import pytest
 from ingest import sie
 from ingest.validation import ReadResult
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "sie"
 FILES = [
     "alipsa_44_sie4.se",
     "jsisie_BL0001_typ4.SE",
@@ -36,9 +35,14 @@ BROKEN = {
 }
 
 
+@pytest.fixture(scope="session")
+def corpus_dir(shared_reference: Path) -> Path:
+    return shared_reference / "sie"
+
+
 @pytest.fixture(scope="module")
-def corpus() -> dict[str, ReadResult]:
-    return {name: sie.read(CORPUS / name) for name in FILES}
+def corpus(corpus_dir: Path) -> dict[str, ReadResult]:
+    return {name: sie.read(corpus_dir / name) for name in FILES}
 
 
 def table(result: ReadResult, name: str) -> pl.DataFrame:
@@ -66,13 +70,13 @@ def objects(*pairs: tuple[int, str]) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 # The corpus: every file, its outcome and a few values each
 # --------------------------------------------------------------------------------------------
-def test_the_corpus_is_all_there():
-    assert sorted(p.name for p in CORPUS.iterdir() if p.name != "README.md") == sorted(FILES)
+def test_the_corpus_is_all_there(corpus_dir: Path):
+    assert sorted(p.name for p in corpus_dir.iterdir() if p.name != "README.md") == sorted(FILES)
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_every_corpus_file_is_recognised_as_sie(name: str):
-    assert sie.accepts(CORPUS / name)
+def test_every_corpus_file_is_recognised_as_sie(corpus_dir: Path, name: str):
+    assert sie.accepts(corpus_dir / name)
 
 
 # name: (encoding, sie_type, vouchers, TRANS+RTRANS rows, BTRANS rows, skipped twins, KSUMMA)
@@ -694,8 +698,8 @@ def test_syntax_errors(tmp_path: Path):
     ]
 
 
-def test_ksumma_mismatch_and_cut_short(tmp_path: Path):
-    original = (CORPUS / "alipsa_44_sie4.se").read_bytes()
+def test_ksumma_mismatch_and_cut_short(tmp_path: Path, corpus_dir: Path):
+    original = (corpus_dir / "alipsa_44_sie4.se").read_bytes()
     changed = original.replace(b'"Visma Compact"', b'"Visma Kompakt"')
     errors = rejected(write(tmp_path, changed.decode("cp437"), "changed.se"))
     closing = original.count(b"\n", 0, original.rindex(b"#KSUMMA")) + 1

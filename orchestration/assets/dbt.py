@@ -1,6 +1,6 @@
 """dbt models as Dagster assets (dagster-dbt): each model and seed an asset, each test a check."""
 
-import hashlib
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -8,40 +8,28 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.resources import WarehouseResource, dbt_project, dbt_resource
+from orchestration.resources import WarehouseResource, dbt_preparer, dbt_project
 
 LAYERS = ("staging", "intermediate", "marts")
 
 
-def _project_fingerprint() -> str:
-    """Names, sizes and times of every file dbt parses."""
-    root = dbt_project.project_dir
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}
-        and p.relative_to(root).parts[0] not in {"target", "logs"}
-    )
-    listing = "\n".join(
-        f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files
-    )
-    return hashlib.sha256(listing.encode()).hexdigest()
-
-
-def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or any project file has changed.
-
-    A fresh clone has no manifest; an added or edited model makes the old one stale. Parsing
-    takes a few seconds and happens only then, not on every load of the definitions.
-    """
+def prepared_manifest() -> Path:
+    """The dbt manifest the assets are made from. ``kson run``, the test session and ``make
+    prepare`` prepare it before the definitions load; under ``dagster dev`` loading them does
+    (``orchestration.resources.KsonDbtProjectPreparer``: dbt parses only what changed)."""
+    dbt_preparer.prepare_if_dev(dbt_project)
     manifest = dbt_project.manifest_path
-    stamp = manifest.with_name("manifest.fingerprint")
-    fingerprint = _project_fingerprint()
-    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        return manifest
-    dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
-    stamp.write_text(fingerprint)
+    if not manifest.exists():
+        raise FileNotFoundError(
+            f"{manifest}: no dbt manifest yet; run `make prepare` (kson run, make run, make ui "
+            "and make test prepare it themselves)"
+        )
+    if not dbt_preparer.is_current(dbt_project):
+        warnings.warn(
+            f"{manifest} is older than the dbt project; run `make prepare` to load the "
+            "current models",
+            stacklevel=2,
+        )
     return manifest
 
 
@@ -63,7 +51,7 @@ class KsonDbtTranslator(DagsterDbtTranslator):
 
 
 @dbt_assets(
-    manifest=ensure_manifest(),
+    manifest=prepared_manifest(),
     project=dbt_project,
     dagster_dbt_translator=KsonDbtTranslator(),
 )
