@@ -41,7 +41,7 @@ import polars as pl
 from stdnum.se import orgnr as stdnum_orgnr
 
 from ingest.pii import contains_personnummer, find_personnummer, is_personnummer
-from ingest.validation import ReadResult, ValidationError
+from ingest.validation import Bound, ReadResult, ValidationError
 
 SOURCE = "sie"
 
@@ -129,6 +129,11 @@ YEAR_INDEX = r"^(0|-[1-9][0-9]{0,2})$"
 EXPECTED_AMOUNT = "digits, a point before at most two decimals, minus for credit: -1234.50"
 EXPECTED_QUANTITY = "digits, a point before at most four decimals: 12.5"
 EXPECTED_DATE = "a real date as YYYYMMDD, e.g. 20230131"
+# Plausible ranges (docs/contracts/sie.md, "Bounds"): one amount, one quantity, and every
+# amount of the file together (which keeps the marts' sums within DECIMAL(18,2)).
+AMOUNT_BOUND = Bound(-(10**11), 10**11, "SEK")
+QUANTITY_BOUND = Bound(-(10**9), 10**9, "units")
+TOTAL_BOUND = Bound(0, 10**13, "SEK, the sum of |amount| over the file's rows and balances")
 
 BALANCE_KINDS = ("IB", "UB", "RES", "OIB", "OUB", "PSALDO", "PBUDGET")
 ROW_KINDS = {"#TRANS": "TRANS", "#RTRANS": "RTRANS", "#BTRANS": "BTRANS"}
@@ -214,6 +219,9 @@ def read(path: Path) -> ReadResult:
     raw = path.read_bytes()
     errors = _Errors(path.name)
     notes: list[str] = []
+    if not raw.strip(b" \t\r\n\x1a"):
+        errors.add(None, "content", "the file is empty", "an SIE 4 file: #FLAGGA, #SIETYP 4, …")
+        return SieReadResult(errors=errors.finish(), notes=notes)
     decoded = _decode(raw, errors, notes)
     if decoded is None:
         return SieReadResult(errors=errors.finish(), notes=notes)
@@ -1119,6 +1127,7 @@ class _Parser:
         transactions = self._transactions(vouchers, objects)
         balances = self._balances(objects)
         files = self._files(declared_format)
+        self._check_content(transactions, balances)
         self._check_accounts(transactions, balances)
         sums = self._check_vouchers(transactions)
         self._check_ib_ub(transactions, balances, years)
@@ -1267,6 +1276,10 @@ class _Parser:
             pl.col("quantity").cast(QUANTITY),
             objects.gather(frame["object_list"]).alias("objects"),
         )
+        self._bounded(frame, "amount", AMOUNT_BOUND, "{kind}: amount (field 3)", kind="row_kind")
+        self._bounded(
+            frame, "quantity", QUANTITY_BOUND, "{kind}: quantity (field 6)", kind="row_kind"
+        )
         return pl.concat([vouchers.gather(frame["voucher"]), frame], how="horizontal")
 
     def _balances(self, objects: pl.Series) -> pl.DataFrame:
@@ -1325,12 +1338,18 @@ class _Parser:
             kind="kind",
             field_no=amount_field + 1,
         )
-        return frame.with_columns(
+        frame = frame.with_columns(
             pl.col("year_index").cast(pl.Int32),
             pl.col("amount").cast(MONEY),
             pl.col("quantity").cast(QUANTITY),
             objects.gather(frame["object_list"]).alias("objects"),
         )
+        rule = f"{label}: {{column}} (field {{field}})"
+        self._bounded(frame, "amount", AMOUNT_BOUND, rule, kind="kind", field_no=amount_field)
+        self._bounded(
+            frame, "quantity", QUANTITY_BOUND, rule, kind="kind", field_no=amount_field + 1
+        )
+        return frame
 
     def _files(self, declared_format: str | None) -> pl.DataFrame:
         head = self.head
@@ -1401,6 +1420,31 @@ class _Parser:
         )
 
     # -- ledger rules ---------------------------------------------------------------------
+    def _check_content(self, transactions: pl.DataFrame, balances: pl.DataFrame) -> None:
+        """A ledger at all (voucher rows or balances; said only when nothing else is wrong,
+        since broken records read as nothing), and its amounts together plausible."""
+        if transactions.is_empty() and balances.is_empty():
+            if self.errors.found:
+                return
+            self.errors.add(
+                None,
+                "content",
+                "the file holds no voucher rows and no balances: not a ledger",
+                "#VER blocks with #TRANS rows, or #IB/#UB/#RES/#PSALDO/#PBUDGET records",
+            )
+            return
+        total = sum(
+            frame.select(pl.col("amount").abs().sum()).item() or 0
+            for frame in (transactions, balances)
+        )
+        if not TOTAL_BOUND.holds(total):
+            self.errors.add(
+                None,
+                "content",
+                "the amounts of the file add up to more than is plausible",
+                TOTAL_BOUND.expected,
+            )
+
     def _check_accounts(self, transactions: pl.DataFrame, balances: pl.DataFrame) -> None:
         if not self.declared:
             return
@@ -1561,17 +1605,49 @@ class _Parser:
         bad = pl.col(column).is_not_null() & ~pl.col(column).str.contains(pattern)
         found = frame.filter(bad)
         if found.height:
-            extra = [pl.col(kind).alias("_kind") if kind else pl.lit(None).alias("_kind")]
-            extra.append(
-                field_no.alias("_field") if field_no is not None else pl.lit(None).alias("_field")
-            )
-            for line, k, f in found.select(line_column, *extra).iter_rows():
-                text = rule.format(kind=f"#{k}", field=f)
-                self.errors.add(line, f"value_{column}", text, expected)
+            self._report(found, f"value_{column}", rule, expected, line_column, kind, field_no)
             frame = frame.with_columns(
                 pl.when(bad).then(None).otherwise(pl.col(column)).alias(column)
             )
         return frame
+
+    def _bounded(
+        self,
+        frame: pl.DataFrame,
+        column: str,
+        bound: Bound,
+        place: str,
+        *,
+        kind: str,
+        field_no: pl.Expr | None = None,
+    ) -> None:
+        """Report the values of ``column`` outside ``bound``; ``place`` names the record and
+        field (``{kind}``, ``{field}``, ``{column}``)."""
+        found = frame.filter(bound.outside(pl.col(column)).fill_null(False))
+        if found.height:
+            rule = place.replace("{column}", column) + " outside the plausible range"
+            self._report(
+                found, f"bound_{column}", rule, bound.expected, "source_line", kind, field_no
+            )
+
+    def _report(
+        self,
+        found: pl.DataFrame,
+        key: str,
+        rule: str,
+        expected: str,
+        line_column: str,
+        kind: str | None,
+        field_no: pl.Expr | None,
+    ) -> None:
+        """One error per row of ``found``: ``rule`` with ``{kind}`` (the record) and ``{field}``
+        (its field number) filled in per row."""
+        extra = [pl.col(kind).alias("_kind") if kind else pl.lit(None).alias("_kind")]
+        extra.append(
+            field_no.alias("_field") if field_no is not None else pl.lit(None).alias("_field")
+        )
+        for line, k, f in found.select(line_column, *extra).iter_rows():
+            self.errors.add(line, key, rule.format(kind=f"#{k}", field=f), expected)
 
     def _dates(
         self,

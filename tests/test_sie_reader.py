@@ -676,6 +676,71 @@ def test_bad_dates_and_amounts(tmp_path: Path):
     ]
 
 
+@pytest.mark.parametrize("text", ["", "\r\n  \n", "\x1a"])
+def test_an_empty_file_is_rejected(tmp_path: Path, text: str):
+    assert rejected(write(tmp_path, text)) == [("file", "the file is empty")]
+
+
+def test_a_header_only_file_is_rejected_not_loaded_as_a_ledger_of_nulls(tmp_path: Path):
+    assert rejected(write(tmp_path, HEAD + '#DIM 1 "Ansvar"\n#VER A 1 20230131\n{\n}\n')) == [
+        ("file", "the file holds no voucher rows and no balances: not a ledger")
+    ]
+    assert accepted(write(tmp_path, HEAD + "#IB 0 1930 0.00\n"))  # balances alone are a ledger
+
+
+def test_amounts_and_quantities_at_their_bound_pass(tmp_path: Path):
+    largest = VOUCHER.replace("100.00", "100000000000.00").replace(
+        "{} -100000000000.00", '{} -100000000000.00 20230131 "" 1000000000'
+    )
+    text = HEAD + largest + "#PSALDO 0 202301 4610 {} 100000000000.00 -1000000000\n"
+    rows = table(accepted(write(tmp_path, text)), sie.TRANSACTIONS_TABLE)
+    assert rows["amount"].to_list() == [Decimal("100000000000.00"), Decimal("-100000000000.00")]
+    assert rows["quantity"].to_list() == [None, Decimal("1000000000")]
+
+
+def test_amounts_and_quantities_above_their_bound_are_rejected(tmp_path: Path):
+    voucher = VOUCHER.replace("100.00", "100000000000.01").replace(
+        "{} -100000000000.01", '{} -100000000000.01 20230131 "" -1000000000.0001'
+    )
+    text = HEAD + voucher + "#PSALDO 0 202301 4610 {} -100000000000.01 1000000000.0001\n"
+    result = sie.read(write(tmp_path, text))
+    assert [(e.place, e.rule, e.expected) for e in result.errors] == [
+        (
+            "line 11",
+            "#TRANS: amount (field 3) outside the plausible range",
+            "-100000000000 to 100000000000 SEK",
+        ),
+        (
+            "line 12",
+            "#TRANS: amount (field 3) outside the plausible range",
+            "-100000000000 to 100000000000 SEK",
+        ),
+        (
+            "line 12",
+            "#TRANS: quantity (field 6) outside the plausible range",
+            "-1000000000 to 1000000000 units",
+        ),
+        (
+            "line 14",
+            "#PSALDO: amount (field 5) outside the plausible range",
+            "-100000000000 to 100000000000 SEK",
+        ),
+        (
+            "line 14",
+            "#PSALDO: quantity (field 6) outside the plausible range",
+            "-1000000000 to 1000000000 units",
+        ),
+    ]
+
+
+def test_the_amounts_of_a_file_are_bounded_together(tmp_path: Path):
+    voucher = VOUCHER.replace("100.00", "100000000000.00")
+    assert accepted(write(tmp_path, HEAD + voucher * 50))  # 100 rows of 10^11: 10^13
+    assert rejected(write(tmp_path, HEAD + voucher * 50 + "#IB 0 1930 0.01\n")) == [
+        ("file", "the amounts of the file add up to more than is plausible")
+    ]
+
+
 def test_extra_zero_decimals_are_exact(tmp_path: Path):
     text = HEAD + VOUCHER.replace("100.00", "100.000", 1).replace("-100.00", "-100")
     rows = table(accepted(write(tmp_path, text)), sie.TRANSACTIONS_TABLE)
