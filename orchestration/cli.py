@@ -1,4 +1,5 @@
-"""The ``kson`` command: ``kson run``, ``kson validate FILE``, ``kson status``."""
+"""The ``kson`` command: ``kson run``, ``kson validate FILE``, ``kson status``,
+``kson withdraw FILE_ID --reason TEXT``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
+
+    from orchestration.resources import WarehouseResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -245,6 +248,47 @@ def show_status() -> int:
     for landing_path, count, first, report in quarantined:
         print(f"  {landing_path}: {count} error(s), first: {first}")
         print(f"    report: {warehouse.file_store.quarantine_dir / report}")
+    _show_withdrawn(warehouse)
+    return 0
+
+
+def _show_withdrawn(warehouse: WarehouseResource) -> None:
+    import duckdb
+
+    from ingest.withdrawal import printable
+
+    try:
+        with warehouse.connect_build(read_only=True) as con:
+            withdrawn = con.execute(
+                "SELECT file_id, landing_path, withdrawn_at, withdrawal_reason FROM raw.load_log "
+                "WHERE withdrawn_at IS NOT NULL ORDER BY withdrawn_at"
+            ).fetchall()
+    except duckdb.Error:  # no build database yet, or one from before withdrawals
+        withdrawn = []
+    print(f"Withdrawn files: {len(withdrawn)}")
+    for file_id, landing_path, at, reason in withdrawn:
+        print(f"  file_id {file_id} {printable(landing_path)}: {at:%Y-%m-%d %H:%M}, {reason}")
+
+
+def withdraw_file(file_id: int, reason: str) -> int:
+    """Take a loaded file back: from the next run on, the version before it is current."""
+    from ingest.withdrawal import WithdrawalError, printable
+    from orchestration import withdrawal
+    from orchestration.resources import WarehouseResource
+
+    try:
+        done = withdrawal.withdraw_file(
+            WarehouseResource.from_env(), file_id, reason, f"kson withdraw (pid {os.getpid()})"
+        )
+    except WithdrawalError as error:
+        print(f"kson withdraw: not withdrawn: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Withdrawn: file_id {done.file_id} ({done.source}, {printable(done.landing_path)}, "
+        f"loaded {done.loaded_at:%Y-%m-%d %H:%M:%S %Z})\n"
+        f"  at {done.withdrawn_at:%Y-%m-%d %H:%M:%S %Z}, reason: {done.reason}\n"
+        "  Its raw rows stay; from the next `kson run` on, the version before it is current."
+    )
     return 0
 
 
@@ -256,12 +300,19 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("file", type=Path)
     validate.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("status", help="last run, published marts, quarantined files")
+    withdraw = commands.add_parser(
+        "withdraw", help="take a loaded file back (its rows leave the marts at the next run)"
+    )
+    withdraw.add_argument("file_id", type=int, help="the file's file_id in raw.load_log")
+    withdraw.add_argument("--reason", required=True, help="why, in words (kept in the load log)")
     args = parser.parse_args(argv)
     _prepare_environment()
     if args.command == "run":
         return run_pipeline()
     if args.command == "validate":
         return validate_file(args.file, args.json)
+    if args.command == "withdraw":
+        return withdraw_file(args.file_id, args.reason)
     return show_status()
 
 

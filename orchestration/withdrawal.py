@@ -9,6 +9,7 @@ from pydantic import Field
 
 from ingest.withdrawal import Withdrawal, WithdrawalError, printable, withdraw
 from orchestration.resources import WarehouseResource
+from orchestration.run_lock import RunInProgress, build_db_lock
 
 load_log = AssetSpec(
     ["raw", "load_log"],
@@ -20,19 +21,26 @@ load_log = AssetSpec(
 )
 
 
-def withdraw_file(warehouse: WarehouseResource, file_id: int, reason: str) -> Withdrawal:
-    """Withdraw ``file_id`` in the build database; ``WithdrawalError`` says why not."""
+def withdraw_file(
+    warehouse: WarehouseResource, file_id: int, reason: str, run_id: str
+) -> Withdrawal:
+    """Withdraw ``file_id`` in the build database, holding its lock as ``run_id`` (a Dagster
+    run's warehouse resource holds it already); ``WithdrawalError`` says why not."""
     if not Path(warehouse.build_db).exists():
         raise WithdrawalError(f"no build database at {warehouse.build_db}: nothing was loaded")
     try:
-        con = warehouse.connect_build()
-    except duckdb.IOException as error:  # another process holds the database: a run
-        raise WithdrawalError(
-            f"the build database {warehouse.build_db} is in use by another process (a run in "
-            "progress?): try again when it has finished"
-        ) from error
-    with con:
-        return withdraw(con, file_id, reason)
+        with build_db_lock(warehouse.build_db, run_id):
+            try:
+                con = warehouse.connect_build()
+            except duckdb.IOException as error:  # a process outside the lock has it open
+                raise WithdrawalError(
+                    f"the build database {warehouse.build_db} is in use by another process: "
+                    "try again when it has closed it"
+                ) from error
+            with con:
+                return withdraw(con, file_id, reason)
+    except RunInProgress as error:
+        raise WithdrawalError(f"{error}: try again when it has finished") from None
 
 
 class WithdrawalConfig(Config):
@@ -45,7 +53,7 @@ def withdraw_loaded_file(
     context: OpExecutionContext, config: WithdrawalConfig, warehouse: WarehouseResource
 ) -> None:
     try:
-        done = withdraw_file(warehouse, config.file_id, config.reason)
+        done = withdraw_file(warehouse, config.file_id, config.reason, context.run_id)
     except WithdrawalError as error:
         raise Failure(description=f"Not withdrawn: {error}", allow_retries=False) from None
     context.log_event(
