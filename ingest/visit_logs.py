@@ -79,6 +79,7 @@ SERVICE_TYPES: tuple[str, ...] = (
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 MIN_MINUTES, MAX_MINUTES = 1, 480
 MAX_VISIT_HOURS = 12
+MAX_VISITS_A_DAY = 100  # one user's visits on one day (the sample's busiest day: 21)
 
 MEMORY_LIMIT = "1GB"
 EXAMPLES = 5  # example line numbers per failing rule
@@ -95,6 +96,7 @@ _PATTERNS = {
     "staff_key": ("regexp_full_match(staff_key, 'S[0-9a-f]{9}')", "S and 9 lower-case hex digits"),
 }
 _TIMESTAMPS = {"planned_start": "_ps", "actual_start": "_as", "actual_end": "_ae"}
+_DAY = "substr(planned_start, 1, 10)"  # a visit's day, from the text (cheap: no parsing)
 _ORG_FORMAT = "[0-9]{6}-[0-9]{4}"
 # The order of the errors (the contract's rules); an entry also covers the keys "<entry>_...".
 _ORDER = (
@@ -111,6 +113,7 @@ _ORDER = (
     "end_after_start",
     "visit_length",
     "same_date",
+    "visits_a_day",
     "service_type",
     "pii",
 )
@@ -485,6 +488,7 @@ class _Validation:
             failing += self._duplicate_rule()
         if totals["org_not_known"]:
             failing += self._org_rules()
+        failing += self._busy_day_rule()
         failing += self._pii_rules(totals)
         if not failing:
             return totals["n"], errors
@@ -592,6 +596,27 @@ class _Validation:
                 f"visit_id is not unique: {ids} visit_id{'s' if ids > 1 else ''} on more than "
                 "one line",
                 "each visit_id on one line only",
+            )
+        ]
+
+    def _busy_day_rule(self) -> list[_Rule]:
+        """The users with more than ``MAX_VISITS_A_DAY`` visits on one day (a hash aggregate
+        over two text columns of the file, in a temporary table: about 0.1 s for a year);
+        the rule flags their visits that day."""
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE busy_days AS SELECT user_key, {_DAY} AS day "
+            f"FROM {self._scan('b1')} GROUP BY ALL HAVING count(*) > {MAX_VISITS_A_DAY}"
+        )
+        (days,) = self.con.execute("SELECT count(*) FROM busy_days").fetchall()[0]
+        if not days:
+            return []
+        return [
+            _Rule(
+                "visits_a_day",
+                "user_key",
+                f"(user_key, {_DAY}) IN (SELECT (user_key, day) FROM busy_days)",
+                f"more than {MAX_VISITS_A_DAY} visits for one user on one day",
+                f"at most {MAX_VISITS_A_DAY} visits a user and day",
             )
         ]
 

@@ -372,6 +372,20 @@ def test_actual_start_on_the_planned_date(tmp_path: Path, lines: list[str]):
     )
 
 
+def test_at_most_100_visits_a_user_and_day(tmp_path: Path, lines: list[str]):
+    def busy(count: int) -> list[str]:
+        visit = edited(lines, 2, user_key="Uabcdefabcdef")[1]
+        return [
+            edited([visit], 1, visit_id=f"V2022-9{i:07d}", staff_key=f"S{i:09x}")[0]
+            for i in range(count)
+        ]
+
+    assert visit_logs.read(write(tmp_path, [*lines, *busy(100)])).ok
+    place, rule = only_error(write(tmp_path, [*lines, *busy(101)]))
+    assert place == "lines 202, 203, 204, 205, 206 (and 96 more), column user_key"
+    assert rule == "more than 100 visits for one user on one day (101 rows)"
+
+
 def test_service_type(tmp_path: Path, lines: list[str]):
     assert only_error(write(tmp_path, edited(lines, 19, service_type="städning"))) == (
         "line 19, column service_type",
