@@ -17,7 +17,7 @@ from conftest import make_workspace, run_refresh
 from ingest import provider_reports
 from ingest.landing import load_family
 from ingest.registry import FAMILIES
-from ingest.withdrawal import WithdrawalError, clean_reason, withdraw
+from ingest.withdrawal import WithdrawalError, clean_reason, printable, withdraw
 from orchestration import cli
 from orchestration.definitions import build_definitions
 from orchestration.resources import WarehouseResource, dbt_project
@@ -75,9 +75,9 @@ def withdrawn(tmp_path_factory, provider_sample):
         )
         warehouse = WarehouseResource.from_env()
         with warehouse.connect_build() as con:
-            for family in ("provider_reports", "contract_followup"):
+            for family, files in (("provider_reports", 2), ("contract_followup", 4)):
                 outcome = load_family(con, FAMILIES[family], warehouse.file_store)
-                assert len(outcome.accepted) == 2 + (family == "contract_followup") * 2
+                assert len(outcome.accepted) == files
             ids = dict(con.execute("SELECT landing_path, file_id FROM raw.load_log").fetchall())
         report_v2 = ids[f"provider_reports/{v2.name}"]
         followup_v2 = ids["contract_followup/resent/contract_followup_2022.csv"]
@@ -244,6 +244,10 @@ def test_only_a_reason_of_real_text_is_accepted(reason, rule):
     with pytest.raises(WithdrawalError, match=re.escape(rule)) as raised:
         clean_reason(reason)
     assert "1212" not in str(raised.value)
+
+
+def test_a_file_name_with_control_characters_stays_on_one_line():
+    assert printable("provider_reports/a\nb\x1b[2J.csv") == "provider_reports/a?b?[2J.csv"
 
 
 def test_a_load_log_from_before_withdrawals_is_migrated(tmp_path):
