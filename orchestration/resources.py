@@ -3,11 +3,15 @@
 | variable                      | default                          | what                         |
 |-------------------------------|----------------------------------|------------------------------|
 | KSON_LANDING_DIR              | data/landing                     | landing folder, <source>/    |
-| KSON_WAREHOUSE                | warehouse/kson.duckdb            | published serving file (BI)  |
+| KSON_WAREHOUSE                | warehouse/kson.duckdb            | serving file (BI reads it)   |
 | KSON_BUILD_DB                 | <warehouse dir>/kson_build.duckdb| build database (raw + dbt)   |
 | KSON_SERVING_STORAGE_VERSION  | v1.2.0                           | DuckDB storage of serving    |
+| KSON_SERVING_KEEP             | 3                                | serving versions kept        |
 
-Relative paths are taken from the repository root.
+Relative paths are taken from the repository root. The serving file is a link to the current
+version, ``serving/<name>-<publication>.duckdb`` beside it, swapped atomically by each publish
+(orchestration/publishing.py): a reader's next connection opens the new version, and
+connections already open keep reading the one they opened.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dagster_dbt import DbtCliResource, DbtProject, DbtProjectPreparer
 from packaging.version import Version
 
 from ingest.landing import FileStore
+from orchestration.publishing import DEFAULT_KEEP
 from orchestration.run_lock import BUILD_DB_TAG, build_db_lock, build_db_tag, close_dead_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,15 +55,23 @@ class WarehouseResource(ConfigurableResource):
     build_db: str
     serving_db: str
     storage_version: str = "v1.2.0"
+    serving_keep: int = DEFAULT_KEEP
 
     @classmethod
     def from_env(cls) -> WarehouseResource:
         serving = _path("KSON_WAREHOUSE", Path("warehouse/kson.duckdb"))
+        keep = os.environ.get("KSON_SERVING_KEEP") or str(DEFAULT_KEEP)
+        if not keep.isdigit() or int(keep) < 1:
+            raise ValueError(
+                f"KSON_SERVING_KEEP={keep!r}: the number of serving-file versions to keep, "
+                "a whole number of at least 1"
+            )
         return cls(
             landing_dir=str(_path("KSON_LANDING_DIR", Path("data/landing"))),
             serving_db=str(serving),
             build_db=str(_path("KSON_BUILD_DB", serving.with_name("kson_build.duckdb"))),
             storage_version=os.environ.get("KSON_SERVING_STORAGE_VERSION", "v1.2.0"),
+            serving_keep=int(keep),
         )
 
     @contextmanager
@@ -66,12 +79,13 @@ class WarehouseResource(ConfigurableResource):
         """A run that uses the warehouse holds the build database's lock throughout, whoever
         launched it (``kson run``, schedule, sensor, UI); other runs of it that are still
         STARTED are dead and are recorded as failed."""
-        run_id = context.run_id or "no run"
+        run_id = context.run.run_id if context.run else "no run"
         with build_db_lock(self.build_db, run_id):
-            if context.instance is not None and context.run_id is not None:
+            if context.instance is not None and context.run is not None:
                 context.instance.add_run_tags(run_id, {BUILD_DB_TAG: build_db_tag(self.build_db)})
                 for dead in close_dead_runs(context.instance, self.build_db, run_id):
-                    context.log.warning(f"Run {dead.run_id} had died; recorded as failed")
+                    if context.log:
+                        context.log.warning(f"Run {dead.run_id} had died; recorded as failed")
             yield self
 
     @property
