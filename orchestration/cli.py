@@ -77,8 +77,9 @@ def run_pipeline() -> int:
 def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -> int:
     from dagster import DagsterEventType
 
+    from orchestration.assets.publish import PUBLISHED_MARTS
     from orchestration.definitions import build_definitions
-    from orchestration.publishing import published_tables
+    from orchestration.publishing import publication_status
     from orchestration.run_lock import BUILD_DB_TAG, build_db_tag
 
     defs = build_definitions()
@@ -139,9 +140,8 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
             f"{check.description or ''}"
         )
     for step, message in failed_steps.items():
-        if "_gx_" not in step:
-            print(f"    FAILED step {step}: {message}")
-            print(f"      details: {log_path}, or the run in the UI")
+        print(f"    FAILED step {step}: {message}")
+        print(f"      details: {log_path}, or the run in the UI")
     for path in dict.fromkeys(quarantined):
         print(f"  quarantined: {path} (report in {warehouse.file_store.quarantine_dir})")
     print(
@@ -152,12 +152,34 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
             + [f"total {finished - started:.1f} s"]
         )
     )
-    published = published_tables(Path(warehouse.serving_db))
-    state = "published" if result.success else "NOT published; the serving file is unchanged"
-    print(f"  marts {state}: {warehouse.serving_db}")
-    for table, rows in published.items():
-        print(f"    marts.{table}: {rows} rows")
-    return 0 if result.success else 1
+    serving = Path(warehouse.serving_db)
+    if not any(event.asset_key == PUBLISHED_MARTS for event in materialized):
+        print(f"  marts NOT published (the publish step did not run); unchanged: {serving}")
+        return 1
+    marts = publication_status(serving)
+    stale = [row for row in marts if row["status"] == "stale"]
+    print(
+        f"  marts published: {serving} -> {serving.resolve().name} "
+        f"({len(marts) - len(stale)} current, {len(stale)} stale)"
+    )
+    for row in marts:
+        print(f"    {_mart_line(row)}")
+    return 0 if result.success and not stale else 1
+
+
+def _mart_line(row: dict) -> str:
+    """A mart's row of ``meta.publication``, for the run summary and ``kson status``."""
+    line = f"marts.{row['mart']}: "
+    if row["status"] == "current":
+        return line + f"{row['row_count']} rows"
+    if row["row_count"] is None:
+        line += "STALE, never published"
+    else:
+        line += (
+            f"STALE, {row['row_count']} rows kept from run {row['run_id']} "
+            f"(published {row['published_at']:%Y-%m-%d %H:%M:%S %Z})"
+        )
+    return line + f"; {row['reason']}"
 
 
 def validate_file(path: Path, as_json: bool) -> int:
@@ -207,7 +229,7 @@ def show_status() -> int:
     import duckdb
     from dagster import DagsterInstance
 
-    from orchestration.publishing import published_tables
+    from orchestration.publishing import publication_status, published_tables
     from orchestration.resources import WarehouseResource
     from orchestration.run_lock import BUILD_DB_TAG, is_held
 
@@ -227,11 +249,13 @@ def show_status() -> int:
     else:
         print("Last run: none")
     serving = Path(warehouse.serving_db)
-    published = published_tables(serving)
-    if published:
-        with duckdb.connect(str(serving), read_only=True) as con:
-            [(at,)] = con.execute("SELECT published_at FROM meta.publication").fetchall()
-        print(f"Published marts ({serving}, {at:%Y-%m-%d %H:%M:%S %Z}):")
+    if marts := publication_status(serving):
+        stale = sum(row["status"] == "stale" for row in marts)
+        print(f"Published marts ({serving} -> {serving.resolve().name}, {stale} stale):")
+        for row in marts:
+            print(f"  {_mart_line(row)}")
+    elif published := published_tables(serving):  # a serving file of before per-mart status
+        print(f"Published marts ({serving}):")
         for table, rows in published.items():
             print(f"  marts.{table}: {rows} rows")
     else:

@@ -1,87 +1,265 @@
-"""Publish the gated marts from the build database into the serving file, atomically.
+"""Publish the marts as a new version of the serving file, behind an atomically swapped link.
 
-The marts are copied into a new file beside the serving file, written in an older DuckDB
-storage version so that BI connectors bundling DuckDB 1.x can open it, and then renamed over
-the serving file (``os.replace``, atomic on POSIX). A reader that has the old file open keeps
-reading it; a reader that opens the file after the rename sees the new one; nobody ever sees a
-half-written file, and the pipeline never holds a lock on the serving file.
+Each publication is a new file ``serving/<name>-<publication>.duckdb`` beside the serving path
+(``warehouse/serving/kson-20260526T020312123456Z-1a2b3c.duckdb``), written in an older DuckDB
+storage version so that BI connectors bundling DuckDB 1.x open it. The serving path
+(``warehouse/kson.duckdb``) is a symbolic link to the current version, replaced in one atomic
+step (a new link renamed over it). DuckDB keeps one database instance per resolved file path in
+a process, so a connection opened after the swap gets the new file even in a process that
+still holds connections to the old one; those keep reading the version they opened. Nobody
+sees a half-written file, and the pipeline holds no lock on the serving file. The last few
+versions are kept (never the current one); a publish removes what a killed one left.
+
+Per mart: a mart whose checks passed is copied from the build database (``current``); one
+whose checks failed keeps the version of the previous publication, copied from it (``stale``).
+``meta.publication`` has a row per mart: its status, the run and publication its data comes
+from, when that version was published, and the failing checks.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
+DEFAULT_KEEP = 3
+
 PUBLICATION_DDL = """
-CREATE TABLE serving.meta.publication AS
-SELECT now() AS published_at, ?::VARCHAR AS run_id, ?::VARCHAR AS storage_version,
-       ?::VARCHAR[] AS tables
+CREATE TABLE serving.meta.publication (
+    mart VARCHAR NOT NULL PRIMARY KEY,
+    status VARCHAR NOT NULL,          -- current: this run's version; stale: an earlier one
+    row_count BIGINT,                 -- null when no version was ever published
+    run_id VARCHAR,                   -- the run whose data the table holds
+    published_at TIMESTAMPTZ,         -- when that version was first published
+    publication VARCHAR,              -- the publication (serving/<name>-<publication>.duckdb)
+    failing_checks VARCHAR[] NOT NULL,
+    reason VARCHAR                    -- why this run's version is not published
+)
 """
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether this run's version of a mart is published, and if not, why."""
+
+    mart: str
+    failing_checks: tuple[str, ...] = ()
+    reason: str | None = None  # None: published
+
+    @property
+    def current(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class Publication:
+    id: str
+    path: Path
+    rows: dict[str, int]  # marts in the file
+    stale: dict[str, str]  # mart -> reason
 
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def publish_marts(
-    build_db: Path, serving_db: Path, tables: list[str], storage_version: str, run_id: str = ""
-) -> dict[str, int]:
-    """Copy ``marts.<table>`` for each of ``tables`` into a fresh serving file and swap it in.
+def serving_dir(serving_db: Path) -> Path:
+    return serving_db.parent / "serving"
 
-    Table and column comments (the dbt docs) travel along. Returns rows per table.
+
+def publish_marts(
+    build_db: Path,
+    serving_db: Path,
+    verdicts: Sequence[Verdict],
+    storage_version: str,
+    run_id: str = "",
+    keep: int = DEFAULT_KEEP,
+) -> Publication:
+    """Write a new version of the serving file and point the serving path at it.
+
+    Current marts come from ``build_db``; stale ones from the version the serving path points
+    at (absent when it has none). Table and column comments (the dbt docs) travel along.
     """
-    serving_db.parent.mkdir(parents=True, exist_ok=True)
-    staged = serving_db.with_name(f".{serving_db.name}.{uuid.uuid4().hex}.publishing")
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1 (the current version), not {keep}")
+    versions = serving_dir(serving_db)
+    versions.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(serving_db)
+    previous = _adopt_regular_file(serving_db)
+    now = datetime.now(UTC)
+    publication = f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
+    path = versions / f"{serving_db.stem}-{publication}.duckdb"
+    staged = path.with_name(f".{path.name}.publishing")
     rows: dict[str, int] = {}
+    stale: dict[str, str] = {}
     try:
         with duckdb.connect() as con:
             con.execute(f"ATTACH {_quote(str(build_db))} AS build (READ_ONLY)")
+            earlier: dict[str, tuple] = {}
+            earlier_tables: set[str] = set()
+            if previous is not None:
+                con.execute(f"ATTACH {_quote(str(previous))} AS previous (READ_ONLY)")
+                earlier = _published_versions(con, _publication_id(serving_db, previous))
+                earlier_tables = _tables(con, "previous")
             con.execute(
                 f"ATTACH {_quote(str(staged))} AS serving "
                 f"(STORAGE_VERSION {_quote(storage_version)})"
             )
             con.execute("CREATE SCHEMA serving.marts; CREATE SCHEMA serving.meta")
-            for table in tables:
+            con.execute(PUBLICATION_DDL)
+            for verdict in verdicts:
+                table = verdict.mart
+                if verdict.current:
+                    source, version = "build", (run_id, now, publication)
+                else:
+                    stale[table] = verdict.reason or ""
+                    source = "previous" if table in earlier_tables else None
+                    version = earlier.get(table, (None, None, None))
+                if source is not None:
+                    con.execute(
+                        f"CREATE TABLE serving.marts.{table} AS "
+                        f"SELECT * FROM {source}.marts.{table}"
+                    )
+                    [(rows[table],)] = con.execute(
+                        f"SELECT count(*) FROM serving.marts.{table}"
+                    ).fetchall()
+                    _copy_comments(con, source, table)
                 con.execute(
-                    f"CREATE TABLE serving.marts.{table} AS SELECT * FROM build.marts.{table}"
+                    "INSERT INTO serving.meta.publication VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        table,
+                        "current" if verdict.current else "stale",
+                        rows.get(table),
+                        *version,
+                        list(verdict.failing_checks),
+                        verdict.reason,
+                    ],
                 )
-                rows[table] = con.execute(f"SELECT count(*) FROM serving.marts.{table}").fetchall()[
-                    0
-                ][0]
-                _copy_comments(con, table)
-            con.execute(PUBLICATION_DDL, [run_id, storage_version, tables])
             con.execute("DETACH serving")
-        with staged.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(staged, serving_db)
-        directory = os.open(serving_db.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _fsync(staged)
+        os.replace(staged, path)
+        _fsync(versions)
     finally:
         staged.unlink(missing_ok=True)
         staged.with_name(staged.name + ".wal").unlink(missing_ok=True)
-    return rows
+    _point_at(serving_db, path)
+    _prune(serving_db, path, keep)
+    return Publication(id=publication, path=path, rows=rows, stale=stale)
 
 
-def _copy_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def _fsync(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _remove_leftovers(serving_db: Path) -> None:
+    """Staged files (and their WALs) and links of a publish that was killed."""
+    for leftover in [
+        *serving_dir(serving_db).glob(".*.publishing*"),
+        *serving_db.parent.glob(f".{serving_db.name}.*"),
+    ]:
+        leftover.unlink(missing_ok=True)
+
+
+def _adopt_regular_file(serving_db: Path) -> Path | None:
+    """The version the serving path points at. A serving file of before versioned publishing
+    (a regular file) becomes the oldest version, so that the link can replace it."""
+    if serving_db.is_symlink():
+        return serving_db.resolve() if serving_db.exists() else None
+    if not serving_db.exists():
+        return None
+    written = datetime.fromtimestamp(serving_db.stat().st_mtime, UTC)
+    adopted = serving_dir(serving_db) / f"{serving_db.stem}-{written:%Y%m%dT%H%M%S%fZ}-0.duckdb"
+    if not adopted.exists():  # a publish killed after adopting it already did this
+        os.link(serving_db, adopted)
+    return adopted
+
+
+def _publication_id(serving_db: Path, version: Path) -> str:
+    return version.name.removeprefix(f"{serving_db.stem}-").removesuffix(".duckdb")
+
+
+def _tables(con: duckdb.DuckDBPyConnection, database: str) -> set[str]:
+    return {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+            "AND schema_name = 'marts'",
+            [database],
+        ).fetchall()
+    }
+
+
+def _published_versions(
+    con: duckdb.DuckDBPyConnection, publication: str
+) -> dict[str, tuple[str | None, datetime | None, str | None]]:
+    """Per mart in the previous version: (run id, published at, publication) of its data.
+
+    A file of before per-mart publication has one row for all its tables."""
+    columns = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'previous' "
+            "AND schema_name = 'meta' AND table_name = 'publication'"
+        ).fetchall()
+    }
+    if "mart" in columns:
+        return {
+            mart: (run, at, source)
+            for mart, run, at, source in con.execute(
+                "SELECT mart, run_id, published_at, publication FROM previous.meta.publication"
+            ).fetchall()
+        }
+    if "tables" in columns:
+        return {
+            table: (run, at, publication)
+            for run, at, tables in con.execute(
+                "SELECT run_id, published_at, tables FROM previous.meta.publication"
+            ).fetchall()
+            for table in tables
+        }
+    return {}
+
+
+def _copy_comments(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
     [(table_comment,)] = con.execute(
         "SELECT comment FROM duckdb_tables() "
-        "WHERE database_name = 'build' AND schema_name = 'marts' AND table_name = ?",
-        [table],
+        "WHERE database_name = ? AND schema_name = 'marts' AND table_name = ?",
+        [source, table],
     ).fetchall()
     if table_comment:
         con.execute(f"COMMENT ON TABLE serving.marts.{table} IS {_quote(table_comment)}")
     for column, comment in con.execute(
-        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'build' "
+        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = ? "
         "AND schema_name = 'marts' AND table_name = ? AND comment IS NOT NULL",
-        [table],
+        [source, table],
     ).fetchall():
         con.execute(f'COMMENT ON COLUMN serving.marts.{table}."{column}" IS {_quote(comment)}')
+
+
+def _point_at(serving_db: Path, version: Path) -> None:
+    """Replace the serving path by a link to ``version`` (relative: the folder can move)."""
+    link = serving_db.with_name(f".{serving_db.name}.{uuid.uuid4().hex}.link")
+    os.symlink(version.relative_to(serving_db.parent), link)
+    os.replace(link, serving_db)
+    _fsync(serving_db.parent)
+
+
+def _prune(serving_db: Path, current: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` versions; never the current one."""
+    versions = sorted(serving_dir(serving_db).glob(f"{serving_db.stem}-*.duckdb"))
+    for old in versions[:-keep]:
+        if old != current:
+            old.unlink(missing_ok=True)
+            old.with_name(old.name + ".wal").unlink(missing_ok=True)
 
 
 def published_tables(serving_db: Path) -> dict[str, int]:
@@ -99,3 +277,18 @@ def published_tables(serving_db: Path) -> dict[str, int]:
             name: con.execute(f"SELECT count(*) FROM marts.{name}").fetchall()[0][0]
             for name in names
         }
+
+
+def publication_status(serving_db: Path) -> list[dict]:
+    """The rows of ``meta.publication`` (one per mart) of the current version, by mart."""
+    if not serving_db.exists():
+        return []
+    with duckdb.connect(str(serving_db), read_only=True) as con:
+        if not con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'meta' "
+            "AND table_name = 'publication' AND column_name = 'mart'"
+        ).fetchall()[0][0]:
+            return []  # a file of before per-mart publication
+        cursor = con.execute("SELECT * FROM meta.publication ORDER BY mart")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -50,12 +50,15 @@ def test_lineage_runs_from_landing_file_to_the_published_mart():
     } <= set(ancestors)
 
 
-def test_expectation_suites_are_blocking_checks_on_the_marts():
-    defs = build_definitions()
-    graph = defs.resolve_asset_graph()
+def test_no_check_blocks_a_step_the_publish_step_decides_per_mart():
+    """A failed check must stop only its mart: neither the expectation suites nor the dbt tests
+    block (dagster-dbt makes error-severity tests blocking; KsonDbtTranslator turns it off)."""
+    graph = build_definitions().resolve_asset_graph()
     [gx_check] = [key for key in graph.asset_check_keys if key.name == "gx_survey_results"]
     assert gx_check.asset_key == AssetKey(["marts", "survey_results"])
-    assert graph.get_check_spec(gx_check).blocking
+    specs = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys}
+    assert "assert_survey_results_complete" in specs and len(specs) >= 20
+    assert [name for name, spec in specs.items() if spec.blocking] == []
 
 
 def test_nightly_schedule_runs_the_whole_refresh_at_two_in_stockholm():

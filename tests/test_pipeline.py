@@ -1,11 +1,22 @@
-"""The whole graph through Dagster's Python API, on the bundled sample, in a temporary folder."""
+"""The whole graph through Dagster's Python API, on the bundled sample, in a temporary folder;
+a failed check keeps only what depends on it from being published."""
 
+import csv
 import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from conftest import make_workspace, run_refresh
+from orchestration.publishing import publication_status, published_tables
+
+KSON = Path(sys.executable).with_name("kson")
 
 # Seed 004, "Kvalitet - Sammantagen nöjdhet enligt undersökning": (service, question) → 2020,
 # 2022, 2023, as the board was shown them.
@@ -43,6 +54,13 @@ def test_run_succeeds_and_every_check_passes(published):
         "unique_combination_of_columns_survey_results_year__municipality_id__service__question_id",
     }
     assert all(c.passed for c in checks)
+
+
+def test_publishing_runs_after_every_check(published):
+    _, result = published
+    steps = [event.step_key for event in result.all_events if event.is_step_start]
+    checks = [step for step in steps if "_gx_" in step]
+    assert len(checks) >= 8 and steps[-1] == "serving__published_marts.publish"
 
 
 def test_mart_reproduces_seed_004_exactly(published):
@@ -100,21 +118,26 @@ def test_gender_split_respondents_and_lineage(published):
 def test_serving_file_documents_its_columns_and_publication(published):
     workspace, result = published
     with serving(workspace) as con:
-        [(run_id, tables)] = con.execute("SELECT run_id, tables FROM meta.publication").fetchall()
+        rows = con.execute(
+            "SELECT mart, status, run_id, publication, failing_checks FROM meta.publication"
+        ).fetchall()
         [(comment,)] = con.execute(
             "SELECT comment FROM duckdb_columns() WHERE table_name = 'survey_results' "
             "AND column_name = 'is_suppressed'"
         ).fetchall()
-    assert run_id == result.run_id
-    assert tables == [
-        "action_plans",
-        "contract_followup",
-        "cost_per_user",
-        "finance_budget_outcome",
-        "member_contributions",
-        "provider_month",
-        "reimbursement_control",
-        "survey_results",
+    publication = workspace.serving_db.resolve().name.removeprefix("kson-").removesuffix(".duckdb")
+    assert rows == [
+        (mart, "current", result.run_id, publication, [])
+        for mart in [
+            "action_plans",
+            "contract_followup",
+            "cost_per_user",
+            "finance_budget_outcome",
+            "member_contributions",
+            "provider_month",
+            "reimbursement_control",
+            "survey_results",
+        ]
     ]
     assert comment == "True when no total share is published for this cell."
 
@@ -138,49 +161,110 @@ def test_second_run_adds_nothing(published, monkeypatch):
         assert con.execute("SELECT count(*) FROM raw.load_log").fetchall() == [(5,)]
 
 
-def test_failed_check_blocks_publishing_and_keeps_old_marts(tmp_path, monkeypatch):
-    workspace = make_workspace(tmp_path, monkeypatch, ("kolada",))
-    assert run_refresh().success
-    with serving(workspace) as con:
-        before = con.execute("SELECT * FROM marts.survey_results ORDER BY ALL").fetchall()
-    before_bytes = workspace.serving_db.read_bytes()
+def status_by_mart(workspace) -> dict[str, dict]:
+    return {row["mart"]: row for row in publication_status(workspace.serving_db)}
 
-    # A later fetch with an impossible share: structurally valid Kolada, so it is loaded,
-    # and the expectation suite on the mart must stop it from being published.
+
+def test_a_failed_check_keeps_only_its_mart_at_the_published_version(
+    tmp_path, monkeypatch, provider_sample, ledger_sample
+):
+    """After a good run, a contract follow-up that passes its reader but fails a check on
+    marts.contract_followup: the other marts publish the new run's data, contract_followup
+    keeps its previous version and is stale, with the check named."""
+    workspace = make_workspace(
+        tmp_path, monkeypatch, ("kolada", "contract_followup", "action_plans"), provider_sample
+    )
+    ledgers = workspace.landing / "sie"
+    ledgers.mkdir()
+    for year in (2021, 2022, 2023):
+        shutil.copy(ledger_sample / "sie" / f"kson_{year}.se", ledgers)
+    first = run_refresh()
+    assert first.success
+    assert {row["status"] for row in status_by_mart(workspace).values()} == {"current"}
+    with serving(workspace) as con:
+        followup_before = con.execute(
+            "SELECT * FROM marts.contract_followup ORDER BY ALL"
+        ).fetchall()
+
+    # The next night: the 2024 ledger, a Kolada page fetched again with a share changed, and
+    # the 2022 follow-up again with one provider of an area approved without remark now
+    # "delvis godkänd": valid for the reader, but the area has no action plan.
+    shutil.copy(ledger_sample / "sie" / "kson_2024.se", ledgers)
     page = workspace.landing / "kolada" / "data_hemtjanst_0188_2020-2023_page2.json"
     document = json.loads(page.read_text("utf-8"))
     cell = document["values"][-1]["values"][-1]
-    assert cell["gender"] == "T"
-    cell["value"] = 190.0
-    (page.parent / "data_hemtjanst_0188_2020-2023_page2_refetched.json").write_text(
-        json.dumps(document), "utf-8"
-    )
+    assert (cell["gender"], cell["value"]) == ("T", 90)
+    cell["value"] = 93
+    page.with_name(f"{page.stem}_refetched.json").write_text(json.dumps(document), "utf-8")
+    followup = workspace.landing / "contract_followup" / "contract_followup_2022.csv"
+    with followup.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assessments = defaultdict(set)
+    for row in rows:
+        assessments[row["area_code"]].add(row["assessment"])
+    area = min(code for code, seen in assessments.items() if seen == {"godkänd"})
+    changed = next(row for row in rows if row["area_code"] == area)
+    changed.update(assessment="delvis godkänd", remark="Brister i genomförandeplanerna")
+    with followup.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=reader.fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
 
-    result = run_refresh()
-    assert not result.success
-    [failed] = [c for c in result.get_asset_check_evaluations() if not c.passed]
-    assert failed.check_name == "gx_survey_results"
-    assert "expect_column_values_to_be_between(column='share_pct'" in failed.description
-    example = "year=2023, municipality_id=0188, service=hemtjanst, question_id=helhetssyn"
-    assert f"{example}, share_pct=190.0" in failed.description
-    assert not [
-        e
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.path == ["serving", "published_marts"]
+    second = run_refresh()
+    assert second.success  # a failed check fails no step
+    failed = [
+        (check.asset_key.to_user_string(), check.check_name)
+        for check in second.get_asset_check_evaluations()
+        if not check.passed
     ]
-    assert workspace.serving_db.read_bytes() == before_bytes
+    assert failed == [("marts/contract_followup", "gx_contract_followup")]
+    marts = status_by_mart(workspace)
+    stale = marts.pop("contract_followup")
+    assert (stale["status"], stale["run_id"]) == ("stale", first.run_id)
+    assert stale["failing_checks"] == ["marts/contract_followup:gx_contract_followup"]
+    assert stale["reason"] == "failed: marts/contract_followup:gx_contract_followup"
+    assert {(row["status"], row["run_id"]) for row in marts.values()} == {
+        ("current", second.run_id)
+    }
     with serving(workspace) as con:
-        assert con.execute("SELECT * FROM marts.survey_results ORDER BY ALL").fetchall() == before
+        assert (
+            con.execute("SELECT * FROM marts.contract_followup ORDER BY ALL").fetchall()
+            == followup_before
+        )
+        [(last_year,)] = con.execute(
+            "SELECT max(year) FROM marts.finance_budget_outcome"
+        ).fetchall()
+        [(share,)] = con.execute(
+            "SELECT share_pct FROM marts.survey_results WHERE year = 2023 "
+            "AND service = 'hemtjanst' AND question_id = 'helhetssyn'"
+        ).fetchall()
+    assert (last_year, float(share)) == (2024, 93.0)
+    with duckdb.connect(str(workspace.build_db), read_only=True) as con:
+        [(result,)] = con.execute(
+            "SELECT area_result FROM marts.contract_followup "
+            "WHERE contract_year = 2022 AND area_code = ?",
+            [area],
+        ).fetchall()
+    assert result == "delvis godkänd"  # built, checked, and not published
 
 
-def test_failed_dbt_test_blocks_publishing(tmp_path, monkeypatch):
+def test_a_failed_dbt_test_keeps_its_mart_unpublished_and_kson_run_says_so(tmp_path, monkeypatch):
     workspace = make_workspace(tmp_path, monkeypatch, ("kolada",))
     # The second page of the paged hemtjänst response never arrived: each file is valid, but
     # the mart lacks questions for some years, which a dbt test on the mart catches.
     (workspace.landing / "kolada" / "data_hemtjanst_0188_2020-2023_page2.json").unlink()
-    result = run_refresh()
-    assert not result.success
-    failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
-    assert [c.check_name for c in failed] == ["assert_survey_results_complete"]
-    assert failed[0].asset_key.path == ["marts", "survey_results"]
-    assert not workspace.serving_db.exists()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    run = subprocess.run([KSON, "run"], capture_output=True, text=True, env=env)
+    assert run.returncode == 1, run.stdout + run.stderr
+    check = "marts/survey_results:assert_survey_results_complete"
+    stale = f"marts.survey_results: STALE, never published; failed: {check}"
+    assert "FAILED marts/survey_results / assert_survey_results_complete" in run.stdout
+    assert "(7 current, 1 stale)" in run.stdout and f"    {stale}\n" in run.stdout
+    assert "    marts.action_plans: 0 rows\n" in run.stdout
+    status = subprocess.run([KSON, "status"], capture_output=True, text=True, env=env)
+    assert ", 1 stale):" in status.stdout and f"  {stale}\n" in status.stdout
+    published = published_tables(workspace.serving_db)
+    assert len(published) == 7 and "survey_results" not in published
+    [row] = [row for row in publication_status(workspace.serving_db) if row["status"] == "stale"]
+    assert (row["mart"], row["failing_checks"]) == ("survey_results", [check])

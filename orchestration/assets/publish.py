@@ -1,40 +1,154 @@
-"""The serving file: the gated marts, published for BI tools in one atomic step."""
+"""The serving file: each mart published when its checks pass, else kept at its last version.
 
+A mart is published (``current``) when this run built it, every check of this run on it and on
+every asset upstream of it (dbt tests on its staging and intermediate models, the expectation
+suites) passed, and the marts it is built from are current. Otherwise it keeps the version of
+the previous publication (``stale``) and ``meta.publication`` says why.
+"""
+
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetIn,
+    AssetKey,
+    DagsterEventType,
+    EventLogEntry,
+    In,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    graph_asset,
+    op,
+)
 
 from orchestration.assets.dbt import mart_keys
-from orchestration.publishing import publish_marts
+from orchestration.publishing import Verdict, publish_marts
 from orchestration.resources import WarehouseResource
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 PUBLISHED_MARTS = AssetKey(["serving", "published_marts"])
 
+RUN_RECORDS = {
+    DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+    DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
+}
 
-@asset(
-    key=PUBLISHED_MARTS,
-    deps=mart_keys(),
-    group_name="serving",
-    kinds={"duckdb"},
-    description="Copies the marts into the serving file (KSON_WAREHOUSE) and swaps it in "
-    "atomically. Runs only after every blocking check on the marts has passed.",
-)
-def published_marts(
-    context: AssetExecutionContext, warehouse: WarehouseResource
-) -> MaterializeResult:
-    tables = [key.path[-1] for key in mart_keys()]
-    rows = publish_marts(
+
+def decide(
+    marts: Sequence[AssetKey], graph: "BaseAssetGraph", records: Iterable[EventLogEntry]
+) -> list[Verdict]:
+    """Per mart, from a run's records (what was planned, built and checked) and the graph."""
+    planned: set[AssetKey] = set()
+    built: set[AssetKey] = set()
+    planned_checks: set[AssetCheckKey] = set()
+    evaluations: dict[AssetCheckKey, AssetCheckEvaluation] = {}
+    for entry in records:
+        event = entry.dagster_event
+        if event is None or event.event_type not in RUN_RECORDS:
+            continue
+        data = event.event_specific_data
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
+            planned.add(event.asset_key)
+        elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            built.add(event.asset_key)
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+            planned_checks.add(data.asset_check_key)
+        else:
+            evaluations[data.asset_check_key] = data
+    not_built = planned - built
+
+    def failed(check: AssetCheckKey) -> str | None:
+        evaluation = evaluations.get(check)
+        if evaluation is None:
+            return f"{check.to_user_string()} (no result)"
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR:
+            return check.to_user_string()
+        return None
+
+    verdicts: dict[AssetKey, Verdict] = {}
+    # Ancestors first: an upstream mart has fewer ancestors than the marts built from it.
+    for mart in sorted(marts, key=lambda key: len(graph.get_ancestor_asset_keys(key))):
+        scope = graph.get_ancestor_asset_keys(mart, include_self=True)
+        failing = sorted(
+            failure
+            for check in planned_checks
+            if check.asset_key in scope and check.asset_key in built
+            if (failure := failed(check))
+        )
+        first_not_built = sorted(
+            key.to_user_string()
+            for key in scope & not_built
+            if not graph.get(key).parent_keys & not_built
+        )
+        stale_upstream = sorted(
+            key.path[-1] for key in scope - {mart} if key in verdicts and not verdicts[key].current
+        )
+        reasons = [
+            *(["not part of this run"] if mart not in planned else []),
+            *([f"failed: {', '.join(failing)}"] if failing else []),
+            *(
+                [f"not built in this run: {', '.join(first_not_built)} (see the dbt log)"]
+                if first_not_built
+                else []
+            ),
+            *([f"built from stale {', '.join(stale_upstream)}"] if stale_upstream else []),
+        ]
+        verdicts[mart] = Verdict(mart.path[-1], tuple(failing), "; ".join(reasons) or None)
+    return [verdicts[mart] for mart in marts]
+
+
+# The expectation suites are asset checks on the marts that no step waits for (a failed one
+# must stop only its mart). In the in-process executor the step with the highest priority
+# among those ready runs first: the suites and this step become ready together, when dbt is
+# done, so this one runs last. A check without a result counts as failed all the same.
+@op(ins={"marts": In(Nothing)}, out=Out(Nothing), tags={"dagster/priority": "-1"})
+def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
+    verdicts = decide(
+        mart_keys(),
+        context.job_def.asset_layer.asset_graph,
+        context.instance.all_logs(context.run_id, of_type=RUN_RECORDS),
+    )
+    publication = publish_marts(
         build_db=Path(warehouse.build_db),
         serving_db=Path(warehouse.serving_db),
-        tables=tables,
+        verdicts=verdicts,
         storage_version=warehouse.storage_version,
-        run_id=context.run.run_id,
+        run_id=context.run_id,
+        keep=warehouse.serving_keep,
     )
-    context.log.info(f"Published {rows} to {warehouse.serving_db}")
-    return MaterializeResult(
-        metadata={
+    for mart, reason in publication.stale.items():
+        context.log.warning(f"marts.{mart} is stale (keeps its published version): {reason}")
+    context.log.info(f"Published {publication.path} as {warehouse.serving_db}")
+    context.add_output_metadata(
+        {
             "serving_file": warehouse.serving_db,
+            "publication": publication.id,
+            "version_file": str(publication.path),
             "storage_version": warehouse.storage_version,
-            **{f"rows.{table}": count for table, count in rows.items()},
+            "stale": publication.stale,
+            **{f"rows.{table}": count for table, count in publication.rows.items()},
         }
     )
+
+
+@graph_asset(
+    key=PUBLISHED_MARTS,
+    # Nothing inputs fanned into one: the step runs unless no mart at all was built.
+    ins={key.path[-1]: AssetIn(key=key, dagster_type=Nothing) for key in mart_keys()},
+    group_name="serving",
+    kinds={"duckdb"},
+    description="Publishes the marts as a new version of the serving file (KSON_WAREHOUSE, a "
+    "link swapped atomically). A mart whose checks (or those of anything upstream of it) "
+    "failed keeps its previously published version and is marked stale in meta.publication.",
+)
+def published_marts(**marts: Any) -> Any:
+    return publish(marts=list(marts.values()))
