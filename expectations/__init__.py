@@ -1,5 +1,25 @@
 """Great Expectations suites that gate the marts, as code.
 
+Every rule has one home:
+
+- **Readers** (``ingest/``) enforce the input contracts (``docs/contracts/``), file by file:
+  fields, types, value lists, plausible bounds, registers, personal data. They reject the file
+  and tell its sender where and why. Staging models add no tests of their own on top.
+- **dbt** enforces keys (``unique``, ``unique_combination_of_columns``), relationships (to
+  the seeds and between models), accepted values of the columns models compute, and the
+  model contracts (types, ``not_null`` constraints) of the marts. A value list the readers
+  also need lives in a seed the reader reads (``ingest/reference.py``): the contract areas,
+  the providers, ``followup_assessments``, ``action_plan_statuses``; a dbt ``relationships``
+  test points to it, so the list is written once. Status and tolerance logic has dbt
+  ``unit_tests`` beside the model.
+- **These suites** carry business plausibility on what is published: ranges of figures,
+  distributions, reconciliations between marts or between a mart and its ledger, and
+  completeness of closed periods. No suite repeats a key, a relationship or a value list;
+  none reads the clock (a period is closed when the loaded data says so).
+
+Every expectation and every dbt data test has a test that feeds it a violating row and sees
+it fail (``tests/test_checks_fail.py``).
+
 ``SUITES`` maps a suite's name to the mart it gates and the frame it validates (by default the
 whole mart; a module's ``QUERY`` can derive another frame from the build warehouse, e.g. one row
 per voucher). The Dagster layer turns each entry into a blocking asset check on its mart.

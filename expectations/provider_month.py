@@ -17,10 +17,6 @@ def suite() -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name="provider_month",
         expectations=[
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=KEY_COLUMNS),
-            # No provider without an agreement: every row's provider is in the register.
-            gxe.ExpectColumnValuesToNotBeNull(column="provider_name"),
-            gxe.ExpectColumnValuesToNotBeNull(column="area_name"),
             gxe.ExpectColumnValuesToBeBetween(
                 column="care_plan_share_pct", min_value=0, max_value=100
             ),

@@ -1,5 +1,5 @@
-"""Suite for ``marts.reimbursement_control``: one row per month, provider and service; every
-volume has a rate in force; amounts sane. Flagged rows are findings, not failures."""
+"""Suite for ``marts.reimbursement_control``: amounts sane. Flagged rows are findings, not
+failures (a volume without a rate in force is the dbt test on ``status``)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,7 @@ def suite() -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name="reimbursement_control",
         expectations=[
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=KEY_COLUMNS),
-            gxe.ExpectColumnValuesToBeInSet(
-                column="service", value_set=["hemtjanst", "hemsjukvard", "hemrehab"]
-            ),
-            gxe.ExpectColumnValuesToBeInSet(
-                column="status",
-                value_set=["ok", "overpaid", "underpaid", "paid_without_volume", "not_in_ledger"],
-            ),
             gxe.ExpectColumnValuesToBeBetween(column="due", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="transition_support", min_value=0),
-            gxe.ExpectColumnValuesToNotBeNull(column="provider_name"),
         ],
     )

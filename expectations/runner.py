@@ -11,6 +11,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 import great_expectations as gx  # noqa: E402
 import pandas as pd  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.expectations.expectation_configuration import (  # noqa: E402
+    ExpectationConfiguration,
+)
 
 EXAMPLE_ROWS = 5
 
@@ -33,6 +36,12 @@ def _context() -> gx.data_context.AbstractDataContext:
     return context
 
 
+def describe(config: ExpectationConfiguration) -> str:
+    """An expectation as failures name it: ``type(kwarg=value, …)``."""
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return f"{config.type}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
 def validate_frame(
     frame: pd.DataFrame, suite: gx.ExpectationSuite, key_columns: list[str] | None = None
 ) -> SuiteOutcome:
@@ -50,8 +59,7 @@ def validate_frame(
         if item.success:
             continue
         config = item.expectation_config
-        kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
-        text = f"{config.type}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+        text = describe(config)
         details = item.result or {}
         if "unexpected_count" in details:
             text += f": {details['unexpected_count']} of {details.get('element_count')} rows fail"

@@ -81,10 +81,11 @@ FOLLOWUP_COLUMNS: tuple[str, ...] = tuple(FOLLOWUP_SCHEMA.names()[:-1])
 PLANS_COLUMNS: tuple[str, ...] = tuple(PLANS_SCHEMA.names()[:-1])
 PLANS_FILE_NAME = re.compile(r"^action_plans\.csv$")
 
-GODKAND = "godkänd"
-ASSESSMENTS: tuple[str, ...] = (GODKAND, "delvis godkänd", "ej godkänd")
-UPPRATTAD = "upprättad"
-STATUSES: tuple[str, ...] = (UPPRATTAD, "genomförd", "godkänd", "fortsätter följas")
+# The value lists live in the dbt seeds followup_assessments and action_plan_statuses.
+ASSESSMENTS: tuple[str, ...] = reference.followup_assessments()
+GODKAND = ASSESSMENTS[0]  # approved without remark
+STATUSES: tuple[str, ...] = tuple(reference.action_plan_statuses()["status"])
+[UPPRATTAD] = reference.action_plan_statuses().filter("is_initial")["status"]
 BOOLEANS = ("true", "false")
 PLAN_ID = r"^AP([0-9]{4})-[0-9]{3}$"
 

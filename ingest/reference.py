@@ -27,6 +27,19 @@ def contract_areas() -> pl.DataFrame:
     )
 
 
+@cache
+def followup_assessments() -> tuple[str, ...]:
+    """The assessments of the contract follow-up, mildest (approved without remark) first."""
+    seed = pl.read_csv(SEEDS_DIR / "followup_assessments.csv")
+    return tuple(seed.sort("severity")["assessment"])
+
+
+@cache
+def action_plan_statuses() -> pl.DataFrame:
+    """The statuses of an action plan: status, is_initial, is_open, description."""
+    return pl.read_csv(SEEDS_DIR / "action_plan_statuses.csv")
+
+
 def is_valid_org_nr(value: str) -> bool:
     """``NNNNNN-NNNN`` with a third digit ≥ 2 (a legal person) and a valid Luhn check digit."""
     return (

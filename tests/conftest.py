@@ -38,6 +38,7 @@ class Workspace:
 
 
 PROVIDER_SOURCES = ("provider_reports", "visit_logs", "contract_followup", "action_plans")
+LEDGER_SOURCES = ("sie", "health_care_volumes", "budget")
 TEST_SCALE = 0.01  # small, and still reproduces the calibrated figures of seed 004
 
 
@@ -79,6 +80,24 @@ def ledger_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ledger_sample")
     generate(out, scale=TEST_SCALE)
     return out
+
+
+@pytest.fixture(scope="session")
+def full_run(
+    tmp_path_factory: pytest.TempPathFactory, provider_sample: Path, ledger_sample: Path
+) -> tuple[Workspace, object]:
+    """One run of the nightly job on every source family (Kolada, the providers' and the
+    ledgers' samples), for the tests that only read its warehouse: (workspace, result)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        workspace = make_workspace(
+            tmp_path_factory.mktemp("full"),
+            monkeypatch,
+            ("kolada", *PROVIDER_SOURCES),
+            provider_sample,
+        )
+        for source in LEDGER_SOURCES:
+            shutil.copytree(ledger_sample / source, workspace.landing / source)
+        return workspace, run_refresh()
 
 
 @pytest.fixture(scope="session")

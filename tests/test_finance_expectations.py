@@ -1,5 +1,7 @@
-"""The finance suites on small hand-made tables: each rule they enforce fails on a broken row
-and names it (the pipeline tests show they pass on the sample)."""
+"""The finance suites' own logic on small hand-made tables: vouchers are told apart by their
+#VER line, and a year is closed when its ledger says so, never by the clock."""
+
+from datetime import date
 
 import duckdb
 import pytest
@@ -11,7 +13,7 @@ from expectations.runner import validate_frame
 @pytest.fixture
 def con(tmp_path):
     with duckdb.connect(str(tmp_path / "build.duckdb")) as con:
-        con.execute("CREATE SCHEMA intermediate; CREATE SCHEMA reference; CREATE SCHEMA marts")
+        con.execute("CREATE SCHEMA staging; CREATE SCHEMA intermediate; CREATE SCHEMA marts")
         yield con
 
 
@@ -21,49 +23,74 @@ def failures(con, suite: str) -> list[str]:
     return validate_frame(frame, spec.build(), spec.key_columns).failures
 
 
-def test_unbalanced_voucher_and_account_outside_the_chart_fail(con):
-    con.execute(
-        "CREATE TABLE reference.chart_of_accounts AS "
-        "SELECT * FROM (VALUES ('1930'), ('4660')) AS t (account)"
-    )
+def test_vouchers_without_series_or_number_are_told_apart_by_their_ver_line(con):
+    # Two vouchers without series or number, each off by one öre in opposite directions:
+    # summed together they would balance; each on its own does not.
     con.execute(
         "CREATE TABLE intermediate.int_sie__transactions_current AS SELECT * FROM (VALUES "
-        "(2024, 'LF', 1, '4660', 100.00::DECIMAL(18,2)), (2024, 'LF', 1, '1930', -100.00), "
-        "(2024, 'LF', 2, '4660', 100.00), (2024, 'LF', 2, '1930', -99.99), "
-        "(2024, 'A', 3, '9999', 5.00), (2024, 'A', 3, '1930', -5.00)"
-        ") AS t (fiscal_year, voucher_series, voucher_number, account, amount)"
+        "(1, 2024, NULL::VARCHAR, NULL::VARCHAR, 10, 100.00::DECIMAL(18,2)), "
+        "(1, 2024, NULL, NULL, 10, -100.01), "
+        "(1, 2024, NULL, NULL, 14, 100.01), (1, 2024, NULL, NULL, 14, -100.00), "
+        "(1, 2024, 'LF', '1', 18, 50.00), (1, 2024, 'LF', '1', 18, -50.00)"
+        ") AS t (file_id, fiscal_year, voucher_series, voucher_number, voucher_line, amount)"
     )
-    found = failures(con, "ledger_vouchers")
-    assert len(found) == 2
-    balance, outside = found
-    assert balance.startswith("expect_column_values_to_be_between(column='balance'")
-    assert "1 of 3 rows fail" in balance
-    assert "fiscal_year=2024, voucher_series=LF, voucher_number=2, balance=0.01" in balance
-    assert outside.startswith("expect_column_values_to_be_between(column='rows_outside_chart'")
-    assert "voucher_series=A, voucher_number=3" in outside
+    [found] = failures(con, "ledger_vouchers")
+    assert found.startswith("expect_column_values_to_be_between(column='balance'")
+    assert "2 of 3 rows fail" in found
+    assert "fiscal_year=2024, voucher_line=10" in found and "balance=-0.01" in found
+    assert "fiscal_year=2024, voucher_line=14" in found and "voucher_line=18" not in found
 
 
-def test_closed_year_without_twelve_months_fails(con):
+def budget_outcome(con, months: dict[int, range], generated_on: dict[int, date | None]) -> None:
+    """A mart with budget and outcome in ``months[year]`` (budget in all twelve) and one SIE
+    file per year, its #RAR 0 the calendar year, generated on ``generated_on[year]``."""
     con.execute(
         "CREATE TABLE marts.finance_budget_outcome AS "
-        "SELECT year, make_date(year, m, 1) AS month, 10.00 AS budget, "
-        "CASE WHEN year = 2022 AND m = 12 THEN 0 ELSE 9.00 END AS outcome "
-        "FROM (VALUES (2022), (2023)) AS y (year), range(1, 13) AS r (m)"
+        "SELECT y.year, make_date(y.year, m, 1) AS month, 10.00 AS budget, "
+        "CASE WHEN list_contains(y.months, m) THEN 9.00 ELSE 0 END AS outcome "
+        "FROM (SELECT unnest(?) AS year, unnest(?) AS months) AS y, range(1, 13) AS r (m)",
+        [list(months), [list(r) for r in months.values()]],
+    )
+    con.execute(
+        "CREATE TABLE intermediate.int_sie__files_current AS SELECT year AS file_id, "
+        "year AS fiscal_year, make_date(year, 1, 1) AS start_date, "
+        "make_date(year, 12, 31) AS end_date FROM (SELECT unnest(?) AS year)",
+        [list(months)],
+    )
+    con.execute(
+        "CREATE TABLE staging.stg_sie__files AS "
+        "SELECT unnest(?) AS file_id, unnest(?)::DATE AS generated_on",
+        [list(generated_on), list(generated_on.values())],
+    )
+
+
+def test_on_2_january_the_year_just_ended_is_open_until_december_is_in(con):
+    # Exported on 2 January 2025: 2024's outcome runs through November. The old suite took
+    # every year before current_date as closed and failed here every January.
+    budget_outcome(
+        con,
+        {2023: range(1, 13), 2024: range(1, 12)},
+        {2023: date(2024, 2, 15), 2024: date(2025, 1, 2)},
+    )
+    assert failures(con, "finance_budget_outcome") == []
+
+
+def test_a_ledger_exported_before_its_year_ends_is_open(con):
+    # Generated on 20 December with a few December bookings: not closed yet.
+    budget_outcome(con, {2024: [1, 2, 3, 12]}, {2024: date(2024, 12, 20)})
+    assert failures(con, "finance_budget_outcome") == []
+
+
+def test_a_closed_year_missing_a_month_fails(con):
+    # 2023 is closed (exported after its end, December booked) but has no outcome for March;
+    # a ledger without #GEN is closed by its December alone.
+    budget_outcome(
+        con,
+        {2022: [m for m in range(1, 13) if m != 6], 2023: [m for m in range(1, 13) if m != 3]},
+        {2022: None, 2023: date(2024, 2, 15)},
     )
     [found] = failures(con, "finance_budget_outcome")
     assert found.startswith("expect_column_values_to_be_between(column='months_with_outcome'")
+    assert "2 of 2 rows fail" in found
     assert "year=2022, months_with_outcome=11" in found
-
-
-def test_volume_without_a_rate_fails_the_reimbursement_suite(con):
-    con.execute(
-        "CREATE TABLE marts.reimbursement_control AS SELECT * FROM (VALUES "
-        "(DATE '2024-03-01', '556728-9045', 'Omsorg i Norrtälje AB', 'hemsjukvard', 'ok', "
-        "100.00, 0.00), "
-        "(DATE '2024-04-01', '556728-9045', 'Omsorg i Norrtälje AB', 'hemsjukvard', 'no_rate', "
-        "NULL, 0.00)"
-        ") AS t (month, provider_org_nr, provider_name, service, status, due, transition_support)"
-    )
-    [found] = failures(con, "reimbursement_control")
-    assert found.startswith("expect_column_values_to_be_in_set(column='status'")
-    assert "month=2024-04-01" in found
+    assert "year=2023, months_with_outcome=11" in found

@@ -1,29 +1,16 @@
 """The ledgers through the whole graph, with the providers' sample they were generated from:
 member contributions, budget against outcome, cost per user and reimbursement control."""
 
-import shutil
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pytest
 
-from conftest import PROVIDER_SOURCES, make_workspace, run_refresh
-
-LEDGER_SOURCES = ("sie", "health_care_volumes", "budget")
-
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, provider_sample, ledger_sample):
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        workspace = make_workspace(
-            tmp_path_factory.mktemp("finance"),
-            monkeypatch,
-            ("kolada", *PROVIDER_SOURCES),
-            provider_sample,
-        )
-        for source in LEDGER_SOURCES:
-            shutil.copytree(ledger_sample / source, workspace.landing / source)
-        yield workspace, run_refresh()
+def run(full_run):
+    """The session's run on every family (conftest), shared with tests/test_checks_fail.py."""
+    return full_run
 
 
 def query(workspace, sql: str) -> list[tuple]:

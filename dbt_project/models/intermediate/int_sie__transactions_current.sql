@@ -6,6 +6,7 @@ select
     t.voucher_series,
     t.voucher_number,
     t.voucher_date,
+    t.voucher_line,
     coalesce(t.transaction_date, t.voucher_date) as booking_date,
     t.account,
     t.objects,

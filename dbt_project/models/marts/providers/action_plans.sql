@@ -30,10 +30,11 @@ select
     plans.created_on,
     plans.latest_status,
     plans.latest_status_date,
-    plans.latest_status in ('upprättad', 'fortsätter följas') as is_open,
+    statuses.is_open,
     plans.latest_comment,
     cast(plans.status_changes as integer) as status_changes,
     plans.status_history
 from plans
 left join {{ ref('contract_areas') }} as areas on areas.area_code = plans.area_code
 left join {{ ref('providers') }} as providers on providers.org_nr = plans.provider_org_nr
+left join {{ ref('action_plan_statuses') }} as statuses on statuses.status = plans.latest_status

@@ -1,8 +1,11 @@
 -- Contract year × contract area: how many providers were followed up and how they were
--- assessed, the area's overall result (its worst assessment), and its action plans. Every
--- area of the register in force in a follow-up year appears, assessed or not.
+-- assessed, the area's overall result (its most severe assessment, from the seed
+-- followup_assessments), and its action plans. Every area of the register in force in a
+-- follow-up year appears, assessed or not.
 with followup as (
-    select * from {{ ref('int_contract_followup_current') }}
+    select followup.*, assessments.severity
+    from {{ ref('int_contract_followup_current') }} as followup
+    left join {{ ref('followup_assessments') }} as assessments using (assessment)
 ),
 
 plans as (
@@ -25,23 +28,30 @@ assessed as (
         count(*) filter (where assessment = 'godkänd') as providers_approved,
         count(*) filter (where assessment = 'delvis godkänd') as providers_partly_approved,
         count(*) filter (where assessment = 'ej godkänd') as providers_not_approved,
+        arg_max(assessment, severity) as area_result,
         bool_or(hsl_deep_followup) as hsl_deep_followup
     from followup
     group by all
 ),
 
+-- One entry per distinct latest status: 'fortsätter följas: 1, godkänd: 3'.
 area_plans as (
     select
         contract_year,
         area_code,
-        count(*) as action_plans,
-        count(*) filter (where is_open) as action_plans_open,
+        cast(sum(plan_count) as bigint) as action_plans,
+        cast(sum(open_count) as bigint) as action_plans_open,
         string_agg(latest_status || ': ' || plan_count, ', ' order by latest_status)
             as action_plan_statuses
     from (
-        select contract_year, area_code, latest_status, is_open,
-            count(*) over (partition by contract_year, area_code, latest_status) as plan_count
+        select
+            contract_year,
+            area_code,
+            latest_status,
+            count(*) as plan_count,
+            count(*) filter (where is_open) as open_count
         from plans
+        group by all
     )
     group by all
 )
@@ -56,12 +66,7 @@ select
     coalesce(assessed.providers_approved, 0) as providers_approved,
     coalesce(assessed.providers_partly_approved, 0) as providers_partly_approved,
     coalesce(assessed.providers_not_approved, 0) as providers_not_approved,
-    case
-        when assessed.providers_followed_up is null then null
-        when assessed.providers_not_approved > 0 then 'ej godkänd'
-        when assessed.providers_partly_approved > 0 then 'delvis godkänd'
-        else 'godkänd'
-    end as area_result,
+    assessed.area_result,
     coalesce(assessed.providers_approved = assessed.providers_followed_up, false)
         as approved_without_remark,
     coalesce(assessed.hsl_deep_followup, false) as hsl_deep_followup,
