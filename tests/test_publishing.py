@@ -10,9 +10,24 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlalchemy
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    AssetSpec,
+    DagsterInstance,
+    Definitions,
+    Output,
+    asset_check,
+    define_asset_job,
+    in_process_executor,
+    multi_asset,
+)
 from sqlalchemy.pool import NullPool, QueuePool
 
 from conftest import REPO_ROOT
+from orchestration.assets.publish import decide
 from orchestration.publishing import (
     Verdict,
     publication_status,
@@ -325,3 +340,59 @@ def test_the_default_storage_of_duckdb_2_is_what_1x_clients_cannot_open(tmp_path
     with duckdb.connect(str(default)) as con:
         con.execute("CREATE SCHEMA marts; CREATE TABLE marts.t AS SELECT 1 AS version, 0 AS i")
     assert "version number" in read_with_duckdb1(duckdb1_python, default)
+
+
+def test_a_mart_is_current_only_when_it_and_everything_upstream_passed_its_checks():
+    """The publish step's decision, on a run of a small graph: marts a → b, staging s → c, d, e."""
+    a, b, c, d, e = (AssetKey(["marts", name]) for name in "abcde")
+    s = AssetKey(["staging", "s"])
+
+    @multi_asset(
+        specs=[
+            AssetSpec(a, skippable=True),
+            AssetSpec(b, deps=[a], skippable=True),
+            AssetSpec(s, skippable=True),
+            AssetSpec(c, deps=[s], skippable=True),
+            AssetSpec(d, skippable=True),
+            AssetSpec(e, skippable=True),
+        ],
+        check_specs=[AssetCheckSpec("unique_id", asset=a)],
+    )
+    def models():  # like dbt: s fails, so c is skipped; a's own test passes
+        yield Output(None, output_name="marts__a")
+        yield AssetCheckResult(asset_key=a, check_name="unique_id", passed=True)
+        yield Output(None, output_name="marts__b")
+        yield Output(None, output_name="marts__d")
+        yield Output(None, output_name="marts__e")
+
+    @asset_check(asset=a)
+    def gx_a() -> AssetCheckResult:
+        return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR)
+
+    @asset_check(asset=d)
+    def gx_d() -> AssetCheckResult:  # a warning publishes
+        return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN)
+
+    @asset_check(asset=e)
+    def gx_e() -> AssetCheckResult:
+        raise RuntimeError("the suite could not run")
+
+    defs = Definitions(
+        assets=[models],
+        asset_checks=[gx_a, gx_d, gx_e],
+        jobs=[define_asset_job("refresh")],
+        executor=in_process_executor,
+    )
+    job = defs.resolve_job_def("refresh")
+    instance = DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    verdicts = decide(
+        [a, b, c, d, e], job.asset_layer.asset_graph, instance.all_logs(result.run_id)
+    )
+    assert {v.mart: (v.failing_checks, v.reason) for v in verdicts} == {
+        "a": (("marts/a:gx_a",), "failed: marts/a:gx_a"),
+        "b": (("marts/a:gx_a",), "failed: marts/a:gx_a; built from stale a"),
+        "c": ((), "not built in this run: staging/s (see the dbt log)"),
+        "d": ((), None),
+        "e": (("marts/e:gx_e (no result)",), "failed: marts/e:gx_e (no result)"),
+    }
