@@ -60,11 +60,11 @@ select
     cast(yearly.cost as decimal(18, 2)) as cost,
     cast(yearly.income as decimal(18, 2)) as income,
     cast(yearly.net_cost as decimal(18, 2)) as net_cost,
-    cast(round(yearly.average_users, 1) as decimal(10, 1)) as average_users,
+    cast(round(yearly.average_users, 1) as decimal(12, 1)) as average_users,
     cast(yearly.months_reported as integer) as months_reported,
     cast(round(yearly.cost_per_user) as decimal(18, 0)) as cost_per_user,
     cast(round(previous.cost_per_user) as decimal(18, 0)) as cost_per_user_previous_year,
-    cast(round(100 * (yearly.cost_per_user / previous.cost_per_user - 1), 1) as decimal(7, 1))
+    cast(round(100 * (yearly.cost_per_user / previous.cost_per_user - 1), 1) as decimal(38, 1))
         as cost_per_user_change_pct
 from yearly
 left join yearly as previous

@@ -65,7 +65,7 @@ select
     cast(d.contribution_booked as decimal(18, 2)) as contribution_booked,
     d.contribution_required,
     cast(d.difference as decimal(18, 2)) as difference,
-    cast(round(100 * d.difference / d.contribution_required, 2) as decimal(7, 2))
+    cast(round(100 * d.difference / d.contribution_required, 2) as decimal(12, 2))
         as difference_pct,
     case
         when d.difference >= 0 then 'met'

@@ -143,7 +143,7 @@ select
     cast(classified.paid as decimal(18, 2)) as paid,
     cast(classified.due as decimal(18, 2)) as due,
     cast(classified.difference as decimal(18, 2)) as difference,
-    cast(round(100 * classified.difference / nullif(classified.due, 0), 2) as decimal(9, 2))
+    cast(round(100 * classified.difference / nullif(classified.due, 0), 2) as decimal(18, 2))
         as difference_pct,
     classified.status,
     classified.status not in ('ok', 'not_in_ledger') as flagged,

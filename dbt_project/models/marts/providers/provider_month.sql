@@ -49,7 +49,7 @@ select
     cast(round(reports.performed_hours - visits.performed_hours, 2) as decimal(12, 2))
         as performed_hours_difference,
     cast(round(100 * (reports.performed_hours - visits.performed_hours)
-        / nullif(visits.performed_hours, 0), 1) as decimal(6, 1))
+        / nullif(visits.performed_hours, 0), 1) as decimal(12, 1))
         as performed_hours_difference_pct,
     reports.report_version,
     reports.file_id as source_file_id
