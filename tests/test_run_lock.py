@@ -147,4 +147,4 @@ def test_the_instance_config_in_the_repository(tmp_path, monkeypatch, capsys):
     # What the queued-run daemon reads: one run in progress at a time.
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
     assert instance.run_monitoring_enabled
-    assert instance.run_monitoring_max_runtime_seconds == 7200
+    assert instance.run_monitoring_max_runtime_seconds == 3600
