@@ -408,7 +408,7 @@ def test_loaded_into_raw_and_staged(tmp_path: Path):
             ("budget_version", "INTEGER"),
         ]
         model = repo / "dbt_project" / "models" / "staging" / "budget" / "stg_budget__lines.sql"
-        sql = model.read_text().replace("{{ source('raw', 'budget_lines') }}", "raw.budget_lines")
+        sql = model.read_text().replace("{{ raw_source('budget_lines') }}", "raw.budget_lines")
         staged = con.sql(sql).pl()
     assert staged.columns == [
         "file_id",
