@@ -96,7 +96,7 @@ def read(path: Path) -> ReadResult:
     rows = document["values"]
     result = ReadResult()
     next_page = document.get("next_url", document.get("next_page"))
-    if next_page:
+    if next_page and isinstance(next_page, str):
         result.notes.append(f"paged response: the next page is {next_page}")
     if not rows:
         result.tables[VALUES_TABLE] = pl.DataFrame(schema=VALUES_SCHEMA)
@@ -180,7 +180,7 @@ def _read_values(rows: list[Any], errors: ErrorCollector) -> list[tuple]:
                 continue
             gender, value, count = cell.get("gender"), cell.get("value"), cell.get("count")
             status = cell.get("status", "")
-            if gender not in GENDERS:
+            if not isinstance(gender, str) or gender not in GENDERS:
                 error(f"{cat}.gender", "unknown gender code", "T, K or M")
             if value is not None:
                 if isinstance(value, bool) or not isinstance(value, int | float):
@@ -198,9 +198,10 @@ def _read_values(rows: list[Any], errors: ErrorCollector) -> list[tuple]:
             if status is not None and not isinstance(status, str):
                 error(f"{cat}.status", "status is not a string")
             key = (kpi, municipality, ou, period, gender)
-            if key in seen:
-                error(cat, "the same KPI, area, period and gender appears twice in the file")
-            seen.add(key)
+            if all(isinstance(part, str | int | None) for part in key):  # else reported above
+                if key in seen:
+                    error(cat, "the same KPI, area, period and gender appears twice in the file")
+                seen.add(key)
             out.append(
                 (kpi, municipality, ou, period, gender, value, count, status or None, is_deleted)
             )

@@ -201,3 +201,23 @@ def test_values_at_the_bound_pass_and_just_above_it_are_rejected(
         )
     place, rule, _ = only_error(tmp_path, json.dumps({"values": [entry(kpi, count=1001)]}))
     assert (place, rule) == ("values[0].values[0].count", "number outside the plausible range")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kpi": ["U21468"]},
+        {"period": [2022]},
+        {"municipality": {"id": "0188"}},
+        {"ou": ["V15E018800101"], "municipality": None},
+        {"values": {"gender": "T"}},
+        {"values": [{"gender": ["T"], "value": 1.0}]},
+        {"values": [{"gender": "T", "value": [1.0], "count": {"n": 1}, "status": []}]},
+        {"values": [{"gender": "T", "value": 10**400}]},
+    ],
+)
+def test_values_of_the_wrong_type_anywhere_are_rejected_not_raised(tmp_path, change):
+    document = {"values": [entry() | change], "next_url": [["not", "a", "url"]]}
+    result = kolada.read(write(tmp_path, document))
+    assert not result.ok and result.tables == {}
+    assert all(error.place.startswith("values[0]") for error in result.errors)
