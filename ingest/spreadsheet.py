@@ -300,6 +300,8 @@ def add_cell_errors(
     (``col_of[field]``, labelled ``label_of[field]``); a field missing from ``col_of`` names
     the row only. Sorted by row and column; at most ``MAX_ERRORS_PER_RULE`` per rule are
     listed, the rest counted."""
+    if checked.width == 1:  # no column of the table was found: nothing to check per cell
+        return
     found = (
         checked.unpivot(index="__line", variable_name="field").unnest("value").drop_nulls("rule")
     )

@@ -158,6 +158,11 @@ def test_lenient_layout_and_numbers(tmp_path: Path):
     ]
 
 
+def test_a_table_header_without_any_known_column(tmp_path: Path):
+    result = reader.read(write_csv(tmp_path / "budget_2024.csv", ["x;y", "1;2"], "cp1252"))
+    assert [e.rule for e in result.errors] == [f"missing column {label}" for label in HEADER]
+
+
 def test_empty_rows_above_the_header_are_skipped(tmp_path: Path):
     rows = [[], [], list(HEADER), *GOOD_ROWS[:2]]
     result = reader.read(write_xlsx(tmp_path / "budget_2024.xlsx", rows))

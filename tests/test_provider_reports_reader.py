@@ -561,6 +561,17 @@ def test_more_units_than_plausible_in_one_report(sample: Path, work: Path):
     assert read(path).ok
 
 
+def test_a_table_header_without_any_known_column(sample: Path, work: Path):
+    text, encoding = csv_text(sample, CP1252_CSV)
+    lines = text.splitlines()
+    path = work / CP1252_CSV
+    path.write_bytes("\r\n".join([*lines[:5], "x;y", "1;2", ""]).encode(encoding))
+    result = read(path)
+    assert not result.ok
+    assert errors_of(result)[0] == ("line 6 (table header)", "missing column Enhets-id")
+    assert len(result.errors) == len(reader.COLUMNS)
+
+
 def test_care_plans_above_users(sample: Path, work: Path):
     result = read(edited_xlsx(sample, work, {"C7": 5, "F7": 6}))
     assert_rejected_with(
