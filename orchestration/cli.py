@@ -237,10 +237,8 @@ def show_status() -> int:
     runs = DagsterInstance.get().get_runs(limit=1)
     if runs:
         run = runs[0]
-        state = run.status.value
-        if state in ("STARTING", "STARTED") and not is_held(
-            run.tags.get(BUILD_DB_TAG, warehouse.build_db)
-        ):
+        state, build_db = run.status.value, run.tags.get(BUILD_DB_TAG)
+        if state in ("STARTING", "STARTED") and build_db and not is_held(build_db):
             state = (
                 "FAILURE: the process died (the run is recorded as STARTED, but nothing holds "
                 "its build database; the next run records it as failed)"

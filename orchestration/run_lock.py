@@ -8,7 +8,7 @@ inherit it. A second holder gets ``RunInProgress``: "a run is in progress (run <
 around the Dagster run, whose warehouse resource takes it again).
 
 A Dagster run that still says STARTED or STARTING for a build database whose lock is free has
-died (SIGKILL, OOM, power cut): ``close_dead_runs`` reports it failed.
+died (SIGKILL, out of memory, power cut): ``close_dead_runs`` reports it failed.
 """
 
 from __future__ import annotations
@@ -133,10 +133,11 @@ def close_dead_runs(
 ) -> list[DagsterRun]:
     """Report failed every other run of this build database still STARTING or STARTED.
 
-    Call it holding the lock: no other process is running any of them, so they died (a run
-    launched by the daemon that has not reached the lock yet is closed too; it would have
-    failed on the lock anyway). Runs of ``kson run`` have no daemon watching them; runs the
-    daemon launched are also closed by its run monitoring (``.dagster/dagster.yaml``).
+    Call it holding the lock: no other process is running any of them, so they died. A run is
+    of this build database when tagged with it: ``kson run`` tags its run when it creates it,
+    any other run is tagged when it takes the lock. Runs of ``kson run`` have no daemon
+    watching them; for runs the daemon launched, Dagster notices a dead run worker itself, and
+    run monitoring (``.dagster/dagster.yaml``) fails runs that never start.
     """
     from dagster import DagsterRunStatus, RunsFilter
 
