@@ -24,11 +24,17 @@ from stdnum.se import personnummer
 # use it to find candidate cells, and ``contains_personnummer`` to decide on a cell.
 CANDIDATE = r"(^|[^0-9])(\d{6}(?:\d{2})?[-+]?\d{4})([^0-9]|$)"
 _STANDALONE = re.compile(r"(?<![0-9])(\d{6}(?:\d{2})?[-+]?\d{4})(?![0-9])")
+_SHAPE = re.compile(r"\d{6}(?:\d{2})?[-+]?\d{4}")
 
 
 @cache
 def is_personnummer(candidate: str) -> bool:
-    """A valid personnummer or samordningsnummer (day of birth + 60), 10 or 12 digits."""
+    """A valid personnummer or samordningsnummer (day of birth + 60), 10 or 12 digits; text
+    of any other shape is not."""
+    return _SHAPE.fullmatch(candidate) is not None and _valid(candidate)
+
+
+def _valid(candidate: str) -> bool:
     digits = candidate.replace("-", "").replace("+", "")
     if len(digits) == 12 and not digits.startswith(("18", "19", "20")):
         return False

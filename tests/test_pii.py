@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from ingest.pii import contains_personnummer, find_personnummer
+from ingest.pii import contains_personnummer, find_personnummer, is_personnummer
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,8 @@ def test_find_names_row_and_column_only():
         }
     )
     assert find_personnummer(frame) == [(0, "remark"), (1, "unit_name")]
+
+
+@pytest.mark.parametrize("text", ["", "Θj", "lj12345678", "1212121212x", "12-12", "#ORGNR"])
+def test_text_of_another_shape_is_no_personal_identity_number(text):
+    assert not is_personnummer(text)

@@ -741,6 +741,12 @@ def test_the_amounts_of_a_file_are_bounded_together(tmp_path: Path):
     ]
 
 
+@pytest.mark.parametrize("orgnr", ["lj", "Θj-1", "12-3"])
+def test_an_orgnr_of_any_shape_is_a_note_not_an_error(tmp_path: Path, orgnr: str):
+    result = accepted(write(tmp_path, HEAD + f"#ORGNR {orgnr}\n" + VOUCHER, encoding="utf-8"))
+    assert any("#ORGNR is not a valid organisation number" in note for note in result.notes)
+
+
 def test_extra_zero_decimals_are_exact(tmp_path: Path):
     text = HEAD + VOUCHER.replace("100.00", "100.000", 1).replace("-100.00", "-100")
     rows = table(accepted(write(tmp_path, text)), sie.TRANSACTIONS_TABLE)
