@@ -1,18 +1,27 @@
 """Landing → raw layer: load log, lineage, archive and quarantine.
 
 Every file in ``<landing>/<family>/`` is fingerprinted (sha256). A file already in the load log
-is skipped, so loading twice adds nothing. Otherwise it is read and validated by its family's
-reader; an accepted file is copied into the archive (content-addressed) and its rows are
-inserted with its ``file_id`` together with its load-log row; a rejected file is copied into
-quarantine with an error report and recorded in ``raw.quarantine_log``, and the other files go
-on loading. Landing files themselves are never moved or changed.
+is not loaded again, so loading twice adds nothing: unchanged at the path it was loaded from, it
+is only counted; landed under another path (e.g. an original put back after a bad version), it
+is reported as "already loaded as file_id N". Otherwise it is read and validated by its
+family's reader; an accepted file is copied into the archive (content-addressed) and its rows
+are inserted with its ``file_id`` together with its load-log row; a rejected file is copied into
+quarantine with an error report and recorded in ``raw.quarantine_log`` (one row per quarantine
+event), and the other files go on loading. Landing files themselves are never moved or changed.
 
-Files are read and validated by a few threads at once (the readers are pure; polars, DuckDB
-and fastexcel release the GIL), and accepted files are inserted in batches, one transaction
-per batch (a commit costs ~10 ms: a thousand small reports would spend more time committing
-than loading). A file's rows and its load-log row are always in the same transaction; if a
-batch fails, its files are inserted one by one, so the good ones are kept and the failing one
-leaves nothing behind.
+Landing files are untrusted: each is read in a worker process with memory and time limits
+(``ingest.isolation``), so a file that crashes, exhausts or hangs its reader is quarantined as
+"the file could not be read" and the run goes on. A file no family takes (a name no family's
+pattern matches, a file in the landing root or in an unknown folder) is quarantined with the
+rule "no source family takes this file" (:func:`quarantine_unclaimed`); hidden files (``.*``,
+e.g. a transfer in progress) and a ``README.md`` in the landing root are left alone.
+
+Files are read and validated a few at once, and accepted files are inserted in batches, one
+transaction per batch (a commit costs ~10 ms: a thousand small reports would spend more time
+committing than loading). A file's rows and its load-log row are always in the same
+transaction; if a batch fails, its files are inserted one by one, so the good ones are kept
+and the failing one leaves nothing behind. Snapshots being read live in
+``<archive>/.incoming/``; a load first removes what a killed earlier load left there.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +39,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ingest.isolation import read_isolated
 from ingest.registry import SourceFamily
 from ingest.validation import ReadResult, SqlScan, ValidationError, format_report
 
 RAW_SCHEMA = "raw"
+UNCLAIMED = "unclaimed"  # the source of quarantined files that no family takes
+NO_FAMILY = "no source family takes this file"
 READERS = min(4, os.cpu_count() or 1)  # files read and validated at once
 BATCH_ROWS = 2_000_000  # accepted rows held in memory before they are inserted
 BATCH_FILES = 500  # accepted files per transaction
@@ -55,9 +67,11 @@ CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_log (
 -- Withdrawals (ingest/withdrawal.py); ADD COLUMN migrates a load log from before them.
 ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS withdrawn_at TIMESTAMPTZ;
 ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS withdrawal_reason VARCHAR;
+CREATE SEQUENCE IF NOT EXISTS {RAW_SCHEMA}.quarantine_id_seq START 1;
 CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.quarantine_log (
-    sha256         VARCHAR PRIMARY KEY,
-    source         VARCHAR NOT NULL,
+    quarantine_id  BIGINT PRIMARY KEY DEFAULT nextval('{RAW_SCHEMA}.quarantine_id_seq'),
+    sha256         VARCHAR NOT NULL,
+    source         VARCHAR NOT NULL,  -- the family, or 'unclaimed' when no family takes it
     file_name      VARCHAR NOT NULL,
     landing_path   VARCHAR NOT NULL,
     size_bytes     BIGINT NOT NULL,
@@ -78,11 +92,25 @@ class FileStore:
     quarantine_dir: Path
 
 
+@dataclass(frozen=True)
+class AlreadyLoaded:
+    """A landed file whose bytes were loaded before from another landing path."""
+
+    landing_path: str
+    file_id: int
+    withdrawn: bool = False
+
+    def __str__(self) -> str:
+        withdrawn = " (withdrawn)" if self.withdrawn else ""
+        return f"{self.landing_path}: already loaded as file_id {self.file_id}{withdrawn}"
+
+
 @dataclass
 class LoadOutcome:
     source: str
     accepted: list[tuple[str, int]] = field(default_factory=list)  # (landing path, rows)
-    skipped: list[str] = field(default_factory=list)
+    unchanged: int = 0  # files loaded before from the same landing path
+    already_loaded: list[AlreadyLoaded] = field(default_factory=list)
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (landing path, report)
 
     @property
@@ -110,7 +138,37 @@ def copy_with_sha256(source: Path, target: Path) -> str:
 
 def ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     """Create (or migrate) the load log and the quarantine log."""
+    con.begin()
+    try:
+        _migrate_quarantine_log(con)
+        con.execute(_BOOKKEEPING_DDL)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _migrate_quarantine_log(con: duckdb.DuckDBPyConnection) -> None:
+    """A quarantine log of the first version (one row per sha256, replaced at each event) gets
+    its own id per event; its rows are kept, in the order they were quarantined."""
+    columns = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_catalog = "
+            "current_database() AND table_schema = ? AND table_name = 'quarantine_log'",
+            [RAW_SCHEMA],
+        ).fetchall()
+    }
+    if not columns or "quarantine_id" in columns:
+        return
+    con.execute(f"ALTER TABLE {RAW_SCHEMA}.quarantine_log RENAME TO quarantine_log_v1")
     con.execute(_BOOKKEEPING_DDL)
+    kept = ", ".join(sorted(columns))
+    con.execute(
+        f"INSERT INTO {RAW_SCHEMA}.quarantine_log ({kept}) SELECT {kept} "
+        f"FROM {RAW_SCHEMA}.quarantine_log_v1 ORDER BY quarantined_at, landing_path"
+    )
+    con.execute(f"DROP TABLE {RAW_SCHEMA}.quarantine_log_v1")
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, family: SourceFamily) -> None:
@@ -126,10 +184,11 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, family: SourceFamily) -> N
 
 @dataclass
 class _Checked:
-    """One landing file after reading: skipped (already loaded), or its snapshot and result."""
+    """One landing file after reading: its sha256, and unless it was loaded before, its
+    snapshot and the reader's result."""
 
     landing_path: str
-    sha: str | None = None
+    sha: str
     snapshot: Path | None = None
     result: ReadResult | None = None
 
@@ -154,22 +213,28 @@ def load_family(
     """
     ensure_raw_tables(con, family)
     outcome = LoadOutcome(source=family.name)
-    loaded = _loaded_hashes(con)
+    loaded = _loaded_paths(con)  # sha256 → the landing path it was loaded from
+    again: list[tuple[str, str]] = []  # (landing path, sha256) of bytes loaded before
     batch: list[_Accepted] = []
     batch_rows = 0
-    with tempfile.TemporaryDirectory(dir=_incoming_dir(store)) as incoming:
+    with tempfile.TemporaryDirectory(
+        prefix=f"{family.name}-", dir=_incoming_dir(store, family)
+    ) as incoming:
         try:
             for checked in _read_all(family, store, Path(incoming), loaded):
-                if checked.result is None or checked.sha in loaded:  # the same content twice
-                    outcome.skipped.append(checked.landing_path)
+                if checked.sha in loaded:  # loaded before, or the same content twice
+                    if loaded[checked.sha] == checked.landing_path:
+                        outcome.unchanged += 1
+                    else:
+                        again.append((checked.landing_path, checked.sha))
                     continue
-                assert checked.sha is not None and checked.snapshot is not None
+                assert checked.snapshot is not None and checked.result is not None
                 if not checked.result.ok:
                     report = format_report(checked.snapshot, family.name, checked.result.errors)
                     _quarantine(
                         con,
-                        family,
                         store,
+                        family.name,
                         checked.snapshot,
                         checked.landing_path,
                         checked.sha,
@@ -185,21 +250,58 @@ def load_family(
                         checked.landing_path, checked.sha, archived, archive_path, checked.result
                     )
                 )
-                loaded.add(checked.sha)
+                loaded[checked.sha] = checked.landing_path
                 batch_rows += checked.result.row_count
                 if len(batch) >= BATCH_FILES or batch_rows >= BATCH_ROWS:
                     pending, batch, batch_rows = batch, [], 0
                     _insert_batch(con, family, pending, outcome)
         finally:  # what was accepted before a reader failed is kept
             _insert_batch(con, family, batch, outcome)
+    outcome.already_loaded = _file_ids(con, again)
+    return outcome
+
+
+def unclaimed_files(families: Iterable[SourceFamily], landing_dir: Path) -> list[Path]:
+    """The files under ``landing_dir`` that no family takes, in name order (hidden files and
+    a ``README.md`` in the landing root are no landed files)."""
+    claimed = {path for family in families for path in family.landing_files(landing_dir)}
+    return sorted(
+        path
+        for path in landing_dir.rglob("*")
+        if path.is_file()
+        and path not in claimed
+        and not any(part.startswith(".") for part in path.relative_to(landing_dir).parts)
+        and path != landing_dir / "README.md"
+    )
+
+
+def quarantine_unclaimed(
+    con: duckdb.DuckDBPyConnection, families: Iterable[SourceFamily], store: FileStore
+) -> LoadOutcome:
+    """Quarantine every file in the landing folder that no family takes, with a report that
+    says where files go. Such a file was not checked for personal data, so only its report is
+    kept, not a copy."""
+    families = list(families)
+    ensure_bookkeeping(con)
+    outcome = LoadOutcome(source=UNCLAIMED)
+    expected = "; ".join(f"{f.name}/ {' '.join(f.patterns)}" for f in families)
+    for path in unclaimed_files(families, store.landing_dir):
+        landing_path = path.relative_to(store.landing_dir).as_posix()
+        errors = [ValidationError(path.name, "file", NO_FAMILY, f"a family folder: {expected}")]
+        report = format_report(path, UNCLAIMED, errors) + (
+            "\nThe file is not copied into quarantine: it was not checked.\n"
+        )
+        _quarantine(con, store, UNCLAIMED, path, landing_path, sha256_of(path), report, errors)
+        outcome.quarantined.append((landing_path, report))
     return outcome
 
 
 def _read_all(
-    family: SourceFamily, store: FileStore, incoming: Path, loaded: set[str]
+    family: SourceFamily, store: FileStore, incoming: Path, loaded: dict[str, str]
 ) -> Iterator[_Checked]:
-    """The family's landing files, read by ``READERS`` threads, in landing-path order (at most
-    a few read ahead, so that memory stays bounded)."""
+    """The family's landing files, read by ``READERS`` threads (each reading in a worker
+    process), in landing-path order (at most a few read ahead, so that memory stays
+    bounded)."""
     files = family.landing_files(store.landing_dir)
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         ahead: deque[Future[_Checked]] = deque()
@@ -212,26 +314,50 @@ def _read_all(
 
 
 def _read_one(
-    family: SourceFamily, store: FileStore, path: Path, folder: Path, loaded: set[str]
+    family: SourceFamily, store: FileStore, path: Path, folder: Path, loaded: dict[str, str]
 ) -> _Checked:
     landing_path = path.relative_to(store.landing_dir).as_posix()
-    if sha256_of(path) in loaded:
-        return _Checked(landing_path)
+    sha = sha256_of(path)
+    if sha in loaded:
+        return _Checked(landing_path, sha)
     folder.mkdir()
     snapshot = folder / path.name  # readers check the file's name
     sha = copy_with_sha256(path, snapshot)
     if sha in loaded:
-        return _Checked(landing_path)
-    return _Checked(landing_path, sha, snapshot, family.read(snapshot))
+        return _Checked(landing_path, sha)
+    return _Checked(landing_path, sha, snapshot, read_isolated(family.read, snapshot))
 
 
-def _loaded_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {sha for (sha,) in con.execute(f"SELECT sha256 FROM {RAW_SCHEMA}.load_log").fetchall()}
+def _loaded_paths(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(con.execute(f"SELECT sha256, landing_path FROM {RAW_SCHEMA}.load_log").fetchall())
 
 
-def _incoming_dir(store: FileStore) -> Path:
+def _file_ids(con: duckdb.DuckDBPyConnection, again: list[tuple[str, str]]) -> list[AlreadyLoaded]:
+    """What the files whose bytes were loaded before from another path were loaded as."""
+    if not again:
+        return []
+    ids = {
+        sha: (file_id, withdrawn)
+        for sha, file_id, withdrawn in con.execute(
+            f"SELECT sha256, file_id, withdrawn_at IS NOT NULL FROM {RAW_SCHEMA}.load_log "
+            "WHERE list_contains(?, sha256)",
+            [[sha for _, sha in again]],
+        ).fetchall()
+    }
+    return [AlreadyLoaded(path, *ids[sha]) for path, sha in again]
+
+
+def _incoming_dir(store: FileStore, family: SourceFamily) -> Path:
+    """The folder of the snapshots being read, without what a killed earlier load of the family
+    left there (or a load of the version before, whose folders were named ``tmp…``)."""
     folder = store.archive_dir / ".incoming"
     folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.iterdir():
+        if leftover.name.startswith((f"{family.name}-", "tmp")):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
     return folder
 
 
@@ -314,15 +440,17 @@ def _archive(store: FileStore, family: SourceFamily, snapshot: Path, sha: str) -
 
 def _quarantine(
     con: duckdb.DuckDBPyConnection,
-    family: SourceFamily,
     store: FileStore,
+    source: str,
     path: Path,
     landing_path: str,
     sha: str,
     report: str,
     errors: list[ValidationError],
 ) -> None:
-    folder = store.quarantine_dir / family.name
+    """Keep a copy of the rejected file and its report, and log the event. A file with
+    personal data, or one no family takes (never checked), is not copied."""
+    folder = store.quarantine_dir / source
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / f"{sha[:12]}_{path.name}"
     if any(error.personal_data for error in errors):
@@ -331,16 +459,17 @@ def _quarantine(
             "\nThe file holds personal data: it was not copied into quarantine. "
             "Correct it where it was sent from.\n"
         )
-    else:
+    elif source != UNCLAIMED:
         shutil.copyfile(path, copy)
     report_path = copy.with_name(copy.name + ".errors.txt")
     report_path.write_text(report, encoding="utf-8")
     con.execute(
-        f"INSERT OR REPLACE INTO {RAW_SCHEMA}.quarantine_log "
+        f"INSERT INTO {RAW_SCHEMA}.quarantine_log (sha256, source, file_name, landing_path, "
+        "size_bytes, error_count, first_error, report_path, quarantined_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
         [
             sha,
-            family.name,
+            source,
             path.name,
             landing_path,
             path.stat().st_size,

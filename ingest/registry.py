@@ -125,3 +125,25 @@ def family_for(path: Path) -> SourceFamily | None:
         if parent.name in FAMILIES:
             return FAMILIES[parent.name]
     return next((family for family in FAMILIES.values() if family.accepts(path)), None)
+
+
+def guess_family(path: Path) -> str | None:
+    """The name of :func:`family_for`'s family (to be run in a worker process, see
+    ``ingest.isolation``: guessing reads untrusted bytes)."""
+    family = family_for(path)
+    return family.name if family else None
+
+
+@dataclass
+class Inspection:
+    """What ``kson validate`` reports on a file: the reader's result and the family's summary."""
+
+    result: ReadResult
+    summary: dict | None = None
+
+
+def inspect(path: Path, source: str) -> Inspection:
+    """Read ``path`` as a file of family ``source`` (in a worker process, like the guess)."""
+    family = FAMILIES[source]
+    result = family.read(path)
+    return Inspection(result, family.summarize(result) if family.summarize else None)

@@ -27,7 +27,7 @@ class ValidationError:
     personal_data: bool = False
 
     def __str__(self) -> str:
-        text = f"{self.file}: {self.place}: {self.rule}"
+        text = f"{printable(self.file)}: {self.place}: {self.rule}"
         return f"{text} (expected: {self.expected})" if self.expected else text
 
 
@@ -152,10 +152,15 @@ class ErrorCollector:
         return self.items + more
 
 
+def printable(text: str) -> str:
+    """``text`` for one line of a message: control characters (e.g. in a file name) as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def format_report(path: Path, source: str, errors: list[ValidationError], limit: int = 200) -> str:
     """A plain-text error report that a data provider can act on."""
     lines = [
-        f"File:   {path.name}",
+        f"File:   {printable(path.name)}",
         f"Source: {source}",
         f"Result: rejected, {len(errors)} error(s)",
         "",

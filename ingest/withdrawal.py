@@ -17,6 +17,7 @@ import duckdb
 
 from ingest.landing import RAW_SCHEMA, ensure_bookkeeping
 from ingest.pii import contains_personnummer
+from ingest.validation import printable
 
 MIN_REASON_LETTERS = 3
 MAX_REASON_LENGTH = 500
@@ -34,11 +35,6 @@ class Withdrawal:
     loaded_at: datetime
     withdrawn_at: datetime
     reason: str
-
-
-def printable(text: str) -> str:
-    """``text`` for one line of a message: control characters (e.g. in a file name) as ``?``."""
-    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def clean_reason(reason: str) -> str:

@@ -77,6 +77,7 @@ def run_pipeline() -> int:
 def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -> int:
     from dagster import DagsterEventType
 
+    from ingest.landing import NO_FAMILY
     from orchestration.assets.publish import PUBLISHED_MARTS
     from orchestration.definitions import build_definitions
     from orchestration.publishing import publication_status
@@ -122,15 +123,12 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
     materialized = result.get_asset_materialization_events()
     checks = result.get_asset_check_evaluations()
     failed_checks = [check for check in checks if not check.passed]
-    quarantined = [
-        path
-        for event in materialized
-        for path in (
-            event.materialization.metadata.get("quarantined").value
-            if "quarantined" in event.materialization.metadata
-            else []
-        )
-    ]
+
+    def listed(name: str) -> list[str]:
+        """The entries of the ingest assets' metadata list ``name``, once each (escaped)."""
+        metadata = [event.materialization.metadata for event in materialized]
+        return list(dict.fromkeys(e for m in metadata if name in m for e in m[name].value))
+
     print(f"\nRun {result.run_id}: {'SUCCESS' if result.success else 'FAILED'}")
     print(f"  assets materialized: {len(materialized)}")
     print(f"  checks: {len(checks) - len(failed_checks)} passed, {len(failed_checks)} failed")
@@ -142,8 +140,14 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
     for step, message in failed_steps.items():
         print(f"    FAILED step {step}: {message}")
         print(f"      details: {log_path}, or the run in the UI")
-    for path in dict.fromkeys(quarantined):
+    for path in listed("quarantined"):
         print(f"  quarantined: {path} (report in {warehouse.file_store.quarantine_dir})")
+    for path in listed("unclaimed"):
+        print(
+            f"  quarantined: {path}: {NO_FAMILY} (report in {warehouse.file_store.quarantine_dir})"
+        )
+    for line in listed("already_loaded"):
+        print(f"  {line}")
     print(
         "  time per stage: "
         + ", ".join(
@@ -183,28 +187,41 @@ def _mart_line(row: dict) -> str:
 
 
 def validate_file(path: Path, as_json: bool) -> int:
-    """Check one input file against its contract without loading anything."""
-    from ingest.registry import family_for
-    from ingest.validation import format_report
+    """Check one input file against its contract without loading anything. Exit code 0: valid,
+    1: rejected, 2: it could not be read, or there is no such file, or no family takes it.
+    The file is guessed and read in a worker process (ingest.isolation), like a landing file."""
+    from ingest.isolation import ReadFailed, shared_pool, unreadable
+    from ingest.registry import Inspection, guess_family, inspect
+    from ingest.validation import format_report, printable
 
+    name = printable(path.name)
     if not path.is_file():
-        print(f"{path}: no such file", file=sys.stderr)
+        print(f"{printable(str(path))}: no such file", file=sys.stderr)
         return 2
-    family = family_for(path)
-    if family is None:
-        print(f"{path.name}: not a format the platform knows", file=sys.stderr)
+    source, readable = "unknown", True
+    try:
+        source = shared_pool().run(guess_family, path)
+        if source is None:
+            print(f"{name}: not a format the platform knows", file=sys.stderr)
+            return 2
+        found = shared_pool().run(inspect, path, source)
+    except ReadFailed as failure:
+        found, readable = Inspection(unreadable(path, failure)), False
+    except Exception as error:  # noqa: BLE001 - the platform's failure, said without a traceback
+        print(f"{name}: could not be checked: {error}", file=sys.stderr)
         return 2
-    result = family.read(path)
+    result = found.result
     if as_json:
         print(
             json.dumps(
                 {
                     "file": path.name,
-                    "source": family.name,
+                    "source": source,
+                    "readable": readable,
                     "valid": result.ok,
                     "rows": result.rows_per_table(),
                     "notes": result.notes,
-                    **({"summary": family.summarize(result)} if family.summarize else {}),
+                    **({"summary": found.summary} if found.summary is not None else {}),
                     "errors": [
                         {"place": e.place, "rule": e.rule, "expected": e.expected}
                         for e in result.errors
@@ -216,12 +233,12 @@ def validate_file(path: Path, as_json: bool) -> int:
         )
     elif result.ok:
         rows = ", ".join(f"{table}: {n} rows" for table, n in result.rows_per_table().items())
-        print(f"File:   {path.name}\nSource: {family.name}\nResult: valid ({rows})")
+        print(f"File:   {name}\nSource: {source}\nResult: valid ({rows})")
         for note in result.notes:
             print(f"Note:   {note}")
     else:
-        print(format_report(path, family.name, result.errors), end="")
-    return 0 if result.ok else 1
+        print(format_report(path, source, result.errors), end="")
+    return 0 if result.ok else 1 if readable else 2
 
 
 def show_status() -> int:
@@ -229,6 +246,7 @@ def show_status() -> int:
     import duckdb
     from dagster import DagsterInstance
 
+    from ingest.validation import printable
     from orchestration.publishing import publication_status, published_tables
     from orchestration.resources import WarehouseResource
     from orchestration.run_lock import BUILD_DB_TAG, is_held
@@ -260,15 +278,18 @@ def show_status() -> int:
         print(f"Published marts: none yet ({serving})")
     try:
         with warehouse.connect_build(read_only=True) as con:
+            # The log keeps every quarantine event; a landing path's latest one is shown.
             quarantined = con.execute(
                 "SELECT landing_path, error_count, first_error, report_path "
-                "FROM raw.quarantine_log ORDER BY quarantined_at"
+                "FROM raw.quarantine_log QUALIFY row_number() OVER "
+                "(PARTITION BY landing_path ORDER BY quarantined_at DESC) = 1 "
+                "ORDER BY quarantined_at, landing_path"
             ).fetchall()
     except duckdb.Error:
         quarantined = []
     print(f"Quarantined files: {len(quarantined)}")
     for landing_path, count, first, report in quarantined:
-        print(f"  {landing_path}: {count} error(s), first: {first}")
+        print(f"  {printable(landing_path)}: {count} error(s), first: {first}")
         print(f"    report: {warehouse.file_store.quarantine_dir / report}")
     _show_withdrawn(warehouse)
     return 0

@@ -1,12 +1,15 @@
 """The `kson` console script, run as a user runs it."""
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from conftest import SAMPLE_DIR, make_workspace
+from hostile import stray_cell_xlsx
 
 KSON = Path(sys.executable).with_name("kson")
 
@@ -47,9 +50,40 @@ def test_validate_names_an_unknown_format(tmp_path):
     assert run.returncode == 2 and "not a format the platform knows" in run.stderr
 
 
+def test_validate_a_file_that_aborts_its_reader_says_it_could_not_be_read(tmp_path):
+    workbook = stray_cell_xlsx(tmp_path / "5567289045_HTJ_2023-01.xlsx")
+    run = kson("validate", str(workbook))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stdout.splitlines()[:5] == [
+        "File:   5567289045_HTJ_2023-01.xlsx",
+        "Source: provider_reports",
+        "Result: rejected, 1 error(s)",
+        "",
+        "- file: the file could not be read: the reader process ended with signal SIGABRT "
+        "(a native library aborted, e.g. on an allocation beyond the memory limit of 4096 MB)",
+    ]
+    assert run.stderr == ""  # no traceback, no backtrace
+    as_json = kson("validate", "--json", str(workbook))
+    assert as_json.returncode == 2 and as_json.stderr == ""
+    answer = json.loads(as_json.stdout)
+    assert (answer["source"], answer["readable"], answer["valid"]) == (
+        "provider_reports",
+        False,
+        False,
+    )
+    assert answer["errors"][0]["rule"].startswith("the file could not be read: ")
+
+
 def test_run_then_status(tmp_path, monkeypatch):
     workspace = make_workspace(tmp_path, monkeypatch, ("kolada",))
-    (workspace.landing / "kolada" / "broken.json").write_text("{not json", "utf-8")
+    kolada = workspace.landing / "kolada"
+    (kolada / "broken.json").write_text("{not json", "utf-8")
+    # Hostile and unexpected files: none stops the run, each is listed.
+    stray_cell_xlsx(workspace.landing / "provider_reports" / "5567289045_HTJ_2023-01.xlsx")
+    (workspace.landing / "notes.txt").write_text("hello", "utf-8")
+    (kolada / "line\nbreak.txt").write_text("hello", "utf-8")
+    (kolada / "resent").mkdir()
+    shutil.copy(kolada / "data_respondents_0188_2020-2023.json", kolada / "resent")
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
 
     run = kson("run", env=env)
@@ -57,6 +91,15 @@ def test_run_then_status(tmp_path, monkeypatch):
     assert "SUCCESS" in run.stdout
     assert "checks: " in run.stdout and " 0 failed" in run.stdout
     assert "quarantined: kolada/broken.json" in run.stdout
+    assert "quarantined: provider_reports/5567289045_HTJ_2023-01.xlsx (report in " in run.stdout
+    assert "quarantined: notes.txt: no source family takes this file" in run.stdout
+    assert "quarantined: kolada/line?break.txt: no source family takes this file" in run.stdout
+    [file_id] = re.findall(r"file_id (\d+)", run.stdout)
+    assert (
+        f"  kolada/resent/data_respondents_0188_2020-2023.json: already loaded as file_id {file_id}"
+        in run.stdout.splitlines()
+    )
+    assert not list((workspace.warehouse / "archive" / ".incoming").iterdir())
     assert "marts.survey_results: 32 rows" in run.stdout
     assert "time per stage:" in run.stdout and "dbt build + tests" in run.stdout
 
@@ -64,7 +107,10 @@ def test_run_then_status(tmp_path, monkeypatch):
     assert status.returncode == 0, status.stderr
     assert "refresh_warehouse SUCCESS" in status.stdout
     assert "marts.survey_results: 32 rows" in status.stdout
-    assert "Quarantined files: 1" in status.stdout
+    assert "Quarantined files: 4" in status.stdout
+    assert "  kolada/line?break.txt: 1 error(s), first: line?break.txt: file: no source " in (
+        status.stdout
+    )
     assert (
         "kolada/broken.json: 1 error(s), first: broken.json: line 1, column 2: not valid JSON"
         in status.stdout
@@ -92,7 +138,6 @@ def test_validate_prints_a_report_a_provider_can_act_on(tmp_path, provider_sampl
 
 
 def test_validate_json_for_a_visit_log(provider_sample):
-    import json
 
     visits = provider_sample / "visit_logs" / "visits_2022.csv"
     run = kson("validate", "--json", str(visits))

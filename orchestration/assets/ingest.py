@@ -1,11 +1,20 @@
-"""One ingest asset per source family: landing files → validated raw tables (ingest/)."""
+"""One ingest asset per source family: landing files → validated raw tables (ingest/); and one
+for the landing files no family takes (quarantined)."""
 
 from collections.abc import Iterator
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    asset,
+    multi_asset,
+)
 
-from ingest.landing import load_family
+from ingest.landing import NO_FAMILY, load_family, quarantine_unclaimed
 from ingest.registry import FAMILIES, SourceFamily
+from ingest.validation import printable
 from orchestration.resources import WarehouseResource
 
 
@@ -36,10 +45,14 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
                 for table in family.tables
             }
         for path, report in outcome.quarantined:
-            context.log.warning(f"Quarantined {path}:\n{report}")
+            context.log.warning(f"Quarantined {printable(path)}:\n{report}")
+        already = [printable(str(again)) for again in outcome.already_loaded]
+        for line in already:
+            context.log.warning(line)
         context.log.info(
             f"{family.name}: {len(outcome.accepted)} file(s) accepted "
-            f"({outcome.rows_loaded} rows), {len(outcome.skipped)} already loaded, "
+            f"({outcome.rows_loaded} rows), {outcome.unchanged} unchanged, "
+            f"{len(already)} already loaded from another path, "
             f"{len(outcome.quarantined)} quarantined"
         )
         for spec in specs:
@@ -47,9 +60,11 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
                 asset_key=spec.key,
                 metadata={
                     "files_accepted": len(outcome.accepted),
-                    "files_already_loaded": len(outcome.skipped),
+                    "files_unchanged": outcome.unchanged,
+                    "files_already_loaded": len(already),
+                    "already_loaded": already,
                     "files_quarantined": len(outcome.quarantined),
-                    "quarantined": [path for path, _ in outcome.quarantined],
+                    "quarantined": [printable(path) for path, _ in outcome.quarantined],
                     "rows_loaded": outcome.rows_loaded,
                     "table_rows": counts[spec.key.path[-1]],
                 },
@@ -58,4 +73,23 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
     return _ingest
 
 
-ingest_assets = [build_ingest_asset(family) for family in FAMILIES.values()]
+@asset(
+    key=AssetKey(["raw", "unclaimed_files"]),
+    group_name="raw",
+    kinds={"python"},
+    description="Files in the landing folder that no source family takes (a name no family's "
+    "pattern matches, a file in the landing root or in an unknown folder): each run "
+    f"quarantines them with the rule '{NO_FAMILY}' (raw.quarantine_log, a report each).",
+)
+def unclaimed_files(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    with warehouse.connect_build() as con:
+        outcome = quarantine_unclaimed(con, FAMILIES.values(), warehouse.file_store)
+    unclaimed = [printable(path) for path, _ in outcome.quarantined]
+    for path in unclaimed:
+        context.log.warning(f"Quarantined {path}: {NO_FAMILY}")
+    return MaterializeResult(metadata={"files_quarantined": len(unclaimed), "unclaimed": unclaimed})
+
+
+ingest_assets = [*(build_ingest_asset(family) for family in FAMILIES.values()), unclaimed_files]
