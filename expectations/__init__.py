@@ -22,7 +22,9 @@ it fail (``tests/test_checks_fail.py``).
 
 ``SUITES`` maps a suite's name to the mart it gates and the frame it validates (by default the
 whole mart; a module's ``QUERY`` can derive another frame from the build warehouse, e.g. one row
-per voucher). The Dagster layer turns each entry into a blocking asset check on its mart.
+per voucher). The Dagster layer turns each entry into an asset check on its mart
+(``orchestration/checks.py``); when it fails, that mart and the marts built from it keep
+their published version.
 Adding a suite = one module (``suite()``, ``KEY_COLUMNS``, optionally ``MART`` and ``QUERY``)
 + one entry here. Suite modules
 import Great Expectations inside their functions: it takes seconds to import, and loading the
