@@ -158,7 +158,10 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
     )
     serving = Path(warehouse.serving_db)
     if not any(event.asset_key == PUBLISHED_MARTS for event in materialized):
-        print(f"  marts NOT published (the publish step did not run); unchanged: {serving}")
+        print(
+            "  marts NOT published: no mart was built, or a step before publishing failed "
+            f"(details: {log_path}); the serving file is unchanged: {serving}"
+        )
         return 1
     marts = publication_status(serving)
     stale = [row for row in marts if row["status"] == "stale"]
