@@ -8,7 +8,6 @@ from dagster import (
     AssetKey,
     AssetSpec,
     MaterializeResult,
-    asset,
     multi_asset,
 )
 
@@ -73,13 +72,19 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
     return _ingest
 
 
-@asset(
-    key=AssetKey(["raw", "unclaimed_files"]),
-    group_name="raw",
-    kinds={"python"},
-    description="Files in the landing folder that no source family takes (a name no family's "
-    "pattern matches, a file in the landing root or in an unknown folder): each run "
-    f"quarantines them with the rule '{NO_FAMILY}' (raw.quarantine_log, a report each).",
+@multi_asset(
+    name="ingest_unclaimed",
+    specs=[
+        AssetSpec(
+            AssetKey(["raw", "unclaimed_files"]),
+            group_name="raw",
+            kinds={"python"},
+            description="Files in the landing folder that no source family takes (a name no "
+            "family's pattern matches, a file in the landing root or in an unknown folder): "
+            f"each run quarantines them with the rule '{NO_FAMILY}' (raw.quarantine_log, a "
+            "report each).",
+        )
+    ],
 )
 def unclaimed_files(
     context: AssetExecutionContext, warehouse: WarehouseResource
