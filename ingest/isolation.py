@@ -163,6 +163,8 @@ class _Worker:
             raise ReadFailed(self._death()) from None
         if status == "failed":
             raise ReadFailed(value)
+        if status == "unpicklable":
+            raise RuntimeError(f"{getattr(function, '__qualname__', function)}: {value}")
         return value
 
     def _wait_until_ready(self) -> None:
@@ -233,8 +235,15 @@ def _serve(descriptor: int, memory_bytes: int) -> None:
             return
         try:
             function, args = pickle.loads(message)
-            answer = pickle.dumps(("ok", function(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+            value = function(*args)
         except BaseException as error:  # noqa: BLE001 - every failure of a read is an answer
+            connection.send_bytes(pickle.dumps(("failed", _describe(error))))
+            continue
+        try:
+            answer = pickle.dumps(("ok", value), protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:  # the code's fault
+            answer = pickle.dumps(("unpicklable", _describe(error)))
+        except BaseException as error:  # noqa: BLE001 - e.g. out of memory
             answer = pickle.dumps(("failed", _describe(error)))
         connection.send_bytes(answer)
 

@@ -55,3 +55,8 @@ def read_marked(path: Path):  # noqa: ANN201 - a ReadResult
 
 def _deeper(level: int) -> int:
     return _deeper(level + 1) + 1
+
+
+def read_unpicklable(path: Path):  # noqa: ANN201 - what no reader may return
+    """A reader whose result cannot be passed back from its worker: the code's fault."""
+    return lambda: path

@@ -10,7 +10,13 @@ import duckdb
 import pytest
 
 from conftest import SAMPLE_DIR
-from hostile import SECRET, deeply_nested_json, read_marked, stray_cell_xlsx
+from hostile import (
+    SECRET,
+    deeply_nested_json,
+    read_marked,
+    read_unpicklable,
+    stray_cell_xlsx,
+)
 from ingest import isolation
 from ingest.isolation import UNREADABLE, ReaderPool, ReadFailed
 from ingest.landing import FileStore, load_family
@@ -57,6 +63,11 @@ def test_every_failure_of_a_read_says_what_failed_and_the_pool_goes_on(
         pool.run(read_marked, marked(tmp_path, marker))
     assert str(caught.value).startswith(failure) and SECRET not in str(caught.value)
     assert pool.run(read_marked, GOOD[0]).row_count > 0  # a worker is there for the next file
+
+
+def test_a_result_that_cannot_be_passed_back_is_the_codes_fault_not_the_files(pool):
+    with pytest.raises(RuntimeError, match=r"^read_unpicklable: .*Error was raised"):
+        pool.run(read_unpicklable, GOOD[0])
 
 
 def test_a_crash_does_not_fail_the_read_beside_it(pool, tmp_path):
