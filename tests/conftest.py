@@ -116,6 +116,16 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return make_workspace(tmp_path, monkeypatch, ("kolada",))
 
 
+def stale_marts(workspace: Workspace) -> dict[str, str]:
+    """Marts of the serving file that are not ``current``, with the reason (none after a good
+    run: a failed check fails no step, so ``result.success`` alone does not say it)."""
+    from orchestration.publishing import publication_status
+
+    rows = publication_status(workspace.serving_db)
+    assert rows, f"nothing published in {workspace.serving_db}"
+    return {row["mart"]: row["reason"] for row in rows if row["status"] != "current"}
+
+
 def run_refresh():
     """Run the nightly job in-process, as `kson run` does, on an ephemeral Dagster instance."""
     from dagster import DagsterInstance

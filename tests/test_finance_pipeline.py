@@ -6,6 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 
+from conftest import stale_marts
+
 
 @pytest.fixture(scope="module")
 def run(full_run):
@@ -28,10 +30,11 @@ def contributions(workspace) -> dict:
 
 
 def test_run_succeeds(run):
-    _, result = run
+    workspace, result = run
     assert result.success, [
         c.description for c in result.get_asset_check_evaluations() if not c.passed
     ]
+    assert stale_marts(workspace) == {}
 
 
 def test_under_indexed_contribution_is_flagged_and_its_restoration_shown(run):

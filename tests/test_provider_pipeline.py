@@ -5,7 +5,7 @@ import re
 import duckdb
 import pytest
 
-from conftest import PROVIDER_SOURCES, make_workspace, run_refresh
+from conftest import PROVIDER_SOURCES, make_workspace, run_refresh, stale_marts
 from ingest import provider_reports
 
 PERSONNUMMER = "19121212-1212"
@@ -45,6 +45,7 @@ def test_run_publishes_every_mart(run):
     assert result.success, [
         c.description for c in result.get_asset_check_evaluations() if not c.passed
     ]
+    assert stale_marts(workspace) == {}
     with serving(workspace) as con:
         tables = dict(
             con.execute(
