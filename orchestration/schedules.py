@@ -13,6 +13,7 @@ from dagster import (
     sensor,
 )
 
+from ingest.landing import unclaimed_files
 from ingest.registry import FAMILIES
 from orchestration.resources import WarehouseResource
 
@@ -33,12 +34,13 @@ nightly_schedule = ScheduleDefinition(
 
 @sensor(job=refresh_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
 def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
-    """Request a refresh when the set of landing files (name, size, mtime) has changed."""
+    """Request a refresh when the set of landing files (name, size, mtime) has changed, those
+    no family takes included (a run quarantines them)."""
     landing = WarehouseResource.from_env().file_store.landing_dir
+    files = [path for family in FAMILIES.values() for path in family.landing_files(landing)]
     listing = sorted(
         f"{path.relative_to(landing)}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
-        for family in FAMILIES.values()
-        for path in family.landing_files(landing)
+        for path in files + unclaimed_files(FAMILIES.values(), landing)
     )
     fingerprint = hashlib.sha256("\n".join(listing).encode()).hexdigest()
     if fingerprint == context.cursor:

@@ -106,3 +106,18 @@ def test_dagster_asset_materialize_runs_the_whole_graph(tmp_path, monkeypatch):
         assert con.execute(
             "SELECT count(*) FROM marts.survey_results WHERE NOT is_suppressed"
         ).fetchall() == [(24,)]
+
+
+def test_landing_sensor_requests_a_run_for_any_new_landing_file(workspace):
+    """A file no family takes counts too: the run it starts quarantines it."""
+    from dagster import RunRequest, SkipReason, build_sensor_context
+
+    from orchestration.schedules import landing_sensor
+
+    first = landing_sensor(build_sensor_context())
+    assert isinstance(first, RunRequest)
+    cursor = first.run_key
+    assert isinstance(landing_sensor(build_sensor_context(cursor=cursor)), SkipReason)
+    (workspace.landing / "notes.txt").write_text("not a landing file of any family\n")
+    again = landing_sensor(build_sensor_context(cursor=cursor))
+    assert isinstance(again, RunRequest) and again.run_key != cursor
