@@ -58,6 +58,9 @@ def _setting(variable: str, default: int) -> int:
 MEMORY_MB = _setting("KSON_READ_MEMORY_MB", 4096)  # per worker
 TIMEOUT_SECONDS = _setting("KSON_READ_TIMEOUT_SECONDS", 300)  # per file
 STARTUP_SECONDS = 120  # a worker's start, its imports included (~0.5 s)
+# A worker that holds more than this after a read (a visit log, a ledger: DuckDB's and the
+# allocator's caches) is replaced rather than kept idle, so its memory goes back at once.
+RECYCLE_MB = 512
 UNREADABLE = "the file could not be read"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,8 +111,11 @@ class ReaderPool:
         except BaseException:  # a failed read, or e.g. KeyboardInterrupt while waiting
             worker.kill()
             raise
-        with self._lock:
-            self._idle.append(worker)
+        if worker.resident_mb() > RECYCLE_MB:
+            worker.stop()
+        else:
+            with self._lock:
+                self._idle.append(worker)
         return value
 
     def close(self) -> None:
@@ -196,6 +202,14 @@ class _Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def resident_mb(self) -> float:
+        """The worker's resident memory (Linux ``/proc``; 0 where it cannot be read)."""
+        try:
+            resident = int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            return 0.0
+        return resident * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     def stop(self) -> None:
         self.connection.close()  # an idle worker exits at the end of its input

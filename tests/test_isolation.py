@@ -186,3 +186,17 @@ def _alive(pid: int) -> bool:
         else "X"
     )
     return status not in ("Z", "X")
+
+
+def test_a_worker_left_holding_much_memory_is_replaced_not_kept(tmp_path):
+    """After a big read (a visit log, a ledger) its worker's memory goes back at once."""
+    pool = ReaderPool(memory_mb=1024, timeout=10)
+    try:
+        pool.run(read_marked, GOOD[0])
+        [small] = pool._idle
+        pool.run(read_marked, GOOD[0])
+        assert pool._idle == [small]  # a small read keeps its worker
+        pool.run(read_marked, marked(tmp_path, "KEEP"))
+        assert pool._idle == [] and not small.alive()
+    finally:
+        pool.close()
