@@ -17,13 +17,11 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from ingest.pii import find_personnummer
+from ingest.pii import SHAPE, find_personnummer
 from ingest.validation import MAX_ERRORS_PER_RULE, ErrorCollector
 
 # A number as a cell may hold it: 12, -12, 12,5, 12.5, .5, and Excel's float text (1.5E+3).
 NUMBER = r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$"
-# A candidate personal identity number, as ingest.pii extracts them.
-CANDIDATE_DIGITS = r"\d{6}(?:\d{2})?[-+]?\d{4}"
 UTF8_BOM = b"\xef\xbb\xbf"
 MIN_COLUMNS = 2  # the grid always has columns c0 and c1, even for a one-column file
 
@@ -237,9 +235,7 @@ def scan_personnummer(grid: Grid) -> set[tuple[int, int]]:
     One pass finds the columns with a candidate (10 or 12 digits, maybe with a separator);
     ``ingest.pii`` then checks those columns only.
     """
-    has_candidate = grid.cells.select(
-        pl.col(grid.columns).str.contains(CANDIDATE_DIGITS).any()
-    ).row(0)
+    has_candidate = grid.cells.select(pl.col(grid.columns).str.contains(SHAPE).any()).row(0)
     columns = [name for name, flag in zip(grid.columns, has_candidate, strict=True) if flag]
     if not columns:
         return set()

@@ -41,7 +41,7 @@ import polars as pl
 from stdnum.se import orgnr
 
 from ingest import reference
-from ingest.pii import CANDIDATE, is_personnummer
+from ingest.pii import CANDIDATE, SEPARATORS, is_personnummer
 from ingest.register_csv import header_difference
 from ingest.validation import ReadResult, SqlScan, ValidationError
 
@@ -686,11 +686,11 @@ class _Validation:
 
 def _candidates(text: str) -> str:
     """SQL: the personal-identity-number candidates in ``text`` (``ingest.pii.CANDIDATE``).
-    The pattern consumes the character after a candidate, so a second candidate one character
-    later is missed (``0701234567 191212121212``); matching again with every character other
-    than digits, ``-`` and ``+`` doubled finds it."""
+    The pattern consumes a letter right after a candidate, so a second candidate behind it is
+    missed (``0701234567a191212121212``); matching again with every character other than
+    digits and ``ingest.pii.SEPARATORS`` doubled finds it."""
     pattern = _literal(CANDIDATE)
-    doubled = f"regexp_replace({text}, '([^0-9+-])', '\\1\\1', 'g')"
+    doubled = f"regexp_replace({text}, '([^0-9{SEPARATORS}])', '\\1\\1', 'g')"
     return (
         f"list_concat(regexp_extract_all({text}, {pattern}, 2), "
         f"regexp_extract_all({doubled}, {pattern}, 2))"
