@@ -28,7 +28,7 @@ GOOD = sorted((SAMPLE_DIR / "kolada").glob("*.json"))
 
 @pytest.fixture(scope="module")
 def pool():
-    readers = ReaderPool(memory_mb=1024, timeout=2)
+    readers = ReaderPool(memory_mb=1024, timeout=6)  # room for a busy machine
     yield readers
     readers.close()
 
@@ -53,7 +53,7 @@ def marked(tmp_path: Path, marker: str) -> Path:
         ("RECURSE", "RecursionError was raised in tests/hostile.py, line "),
         ("EAT", "MemoryError was raised in tests/hostile.py, line "),
         ("ABORT", "the reader process ended with signal SIGABRT (a native library aborted"),
-        ("HANG", "the read did not finish within 2 s (time limit)"),
+        ("HANG", "the read did not finish within 6 s (time limit)"),
     ],
 )
 def test_every_failure_of_a_read_says_what_failed_and_the_pool_goes_on(
@@ -120,7 +120,7 @@ def test_hostile_files_are_quarantined_and_the_others_load_in_order(shared, tmp_
     assert rules.pop("data_eat.json").startswith(f"{UNREADABLE}: MemoryError was raised")
     assert (
         rules.pop("data_hang.json")
-        == f"{UNREADABLE}: the read did not finish within 2 s (time limit)"
+        == f"{UNREADABLE}: the read did not finish within 6 s (time limit)"
     )
     assert rules.pop("data_recurse.json").startswith(f"{UNREADABLE}: RecursionError was raised")
     assert set(rules) == {"data_nested.json"}  # the Kolada reader rejects it itself
