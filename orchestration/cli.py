@@ -301,7 +301,7 @@ def show_status() -> int:
 def _show_withdrawn(warehouse: WarehouseResource) -> None:
     import duckdb
 
-    from ingest.withdrawal import printable
+    from ingest.validation import printable
 
     try:
         with warehouse.connect_build(read_only=True) as con:
@@ -318,7 +318,8 @@ def _show_withdrawn(warehouse: WarehouseResource) -> None:
 
 def withdraw_file(file_id: int, reason: str) -> int:
     """Take a loaded file back: from the next run on, the version before it is current."""
-    from ingest.withdrawal import WithdrawalError, printable
+    from ingest.validation import printable
+    from ingest.withdrawal import WithdrawalError
     from orchestration import withdrawal
     from orchestration.resources import WarehouseResource
 

@@ -7,7 +7,8 @@ import duckdb
 from dagster import AssetMaterialization, AssetSpec, Config, Failure, OpExecutionContext, job, op
 from pydantic import Field
 
-from ingest.withdrawal import Withdrawal, WithdrawalError, printable, withdraw
+from ingest.validation import printable
+from ingest.withdrawal import Withdrawal, WithdrawalError, withdraw
 from orchestration.resources import WarehouseResource
 from orchestration.run_lock import RunInProgress, build_db_lock
 
