@@ -40,6 +40,22 @@ _SHAPE = re.compile(SHAPE)
 WITHOUT_ZERO = r"^\s*([0-9]{9})(?:[.,]0+)?\s*$"
 _WITHOUT_ZERO = re.compile(WITHOUT_ZERO)
 
+# The rules every reader reports (never with the number): the file is rejected and not copied
+# into quarantine. SIE ledgers (KSON's own books) mask instead, with ``MASK``.
+RULE_PERSONNUMMER = (
+    "personal identity number (personnummer or samordningsnummer) — remove it; the file is rejected"
+)
+RULE_WITHOUT_ZERO = (
+    "a number that is a personal identity number whose leading zero was dropped — remove it; "
+    "the file is rejected"
+)
+RULE_FILE_NAME = (
+    "personal identity number in the file name — rename the file and send it again; it is "
+    "shown by its hash"
+)
+PERSONAL_DATA_RULES = frozenset({RULE_PERSONNUMMER, RULE_WITHOUT_ZERO, RULE_FILE_NAME})
+MASK = "[personnummer]"
+
 
 @cache
 def is_personnummer(candidate: str) -> bool:
@@ -72,6 +88,21 @@ def _valid(candidate: str) -> bool:
 def contains_personnummer(text: str) -> bool:
     """Whether one string holds a personal identity number (for single cells)."""
     return any(is_personnummer(m.group(1)) for m in _STANDALONE.finditer(text))
+
+
+def mask_personnummer(text: str) -> tuple[str, int]:
+    """``text`` with every personal identity number in it replaced by ``MASK``, and how many
+    were replaced."""
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        if not is_personnummer(match.group(1)):
+            return match.group(0)
+        count += 1
+        return MASK
+
+    return _STANDALONE.sub(replace, text), count
 
 
 def is_personnummer_without_leading_zero(cell: str) -> bool:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.pii import PERSONAL_DATA_RULES
+
 
 @dataclass(frozen=True)
 class ValidationError:
@@ -55,6 +57,13 @@ class ReadResult:
     tables: dict[str, pl.DataFrame | SqlScan] = field(default_factory=dict)
     errors: list[ValidationError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Whether every text of the file (every sheet, comment, field, record) was checked for
+    # personal identity numbers. Only a scanned file without one is copied into quarantine.
+    scanned: bool = False
+    # SIE only (KSON's own books): where a personal identity number was masked (``line 12``),
+    # and the file's bytes with each one masked, which the archive keeps instead.
+    masked: list[str] = field(default_factory=list)
+    masked_copy: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,7 +118,8 @@ MAX_ERRORS_PER_RULE = 20
 class ErrorCollector:
     """A file's errors, listing at most ``MAX_ERRORS_PER_RULE`` per rule and counting the rest,
     so that a rule broken on every row still gives a readable report. Errors of
-    ``personal_data_rule`` are marked ``personal_data``."""
+    ``personal_data_rule``, of ``ingest.pii.PERSONAL_DATA_RULES`` and those added with
+    ``personal_data=True`` are marked ``personal_data``."""
 
     def __init__(self, file: str, personal_data_rule: str | None = None) -> None:
         self.file = file
@@ -117,16 +127,24 @@ class ErrorCollector:
         self.items: list[ValidationError] = []
         self.counts: dict[str, int] = {}
         self.expected: dict[str, str | None] = {}
+        self.personal_rules: set[str] = set(PERSONAL_DATA_RULES)
 
-    def add(self, place: str, rule: str, expected: str | None = None) -> None:
+    def add(
+        self, place: str, rule: str, expected: str | None = None, *, personal_data: bool = False
+    ) -> None:
         self.counts[rule] = self.counts.get(rule, 0) + 1
         self.expected.setdefault(rule, expected)
+        if personal_data:
+            self.personal_rules.add(rule)
         if self.counts[rule] <= MAX_ERRORS_PER_RULE:
             self.items.append(
                 ValidationError(
-                    self.file, place, rule, expected, personal_data=rule == self.personal_data_rule
+                    self.file, place, rule, expected, personal_data=self._personal(rule)
                 )
             )
+
+    def _personal(self, rule: str) -> bool:
+        return rule == self.personal_data_rule or rule in self.personal_rules
 
     def more(self, rule: str, count: int, expected: str | None = None) -> None:
         """Count ``count`` further errors of ``rule`` that are not listed."""
@@ -144,7 +162,7 @@ class ErrorCollector:
                 where,
                 f"{rule} — {count - MAX_ERRORS_PER_RULE} more not listed",
                 self.expected[rule],
-                personal_data=rule == self.personal_data_rule,
+                personal_data=self._personal(rule),
             )
             for rule, count in self.counts.items()
             if count > MAX_ERRORS_PER_RULE
