@@ -9,6 +9,13 @@ are inserted with its ``file_id`` together with its load-log row; a rejected fil
 quarantine with an error report and recorded in ``raw.quarantine_log`` (one row per quarantine
 event), and the other files go on loading. Landing files themselves are never moved or changed.
 
+Care data must not leave a personal identity number anywhere: a file whose landing path holds
+one is rejected without being read and is shown and recorded by its hash, never by its name
+(:func:`shown_path`); a rejected file is copied into quarantine only when its reader scanned
+every text of it and found none (``ReadResult.scanned``), else only its report is kept; a SIE
+ledger's numbers are masked by its reader, and the archive keeps that masked copy (the load log
+records the original's sha256 and where it was masked).
+
 Landing files are untrusted: each is read in a worker process with memory and time limits
 (``ingest.isolation``), so a file that crashes, exhausts or hangs its reader is quarantined as
 "the file could not be read" and the run goes on. A file no family takes (a name no family's
@@ -40,6 +47,7 @@ import duckdb
 import polars as pl
 
 from ingest.isolation import read_isolated
+from ingest.pii import RULE_FILE_NAME, contains_personnummer
 from ingest.registry import SourceFamily
 from ingest.validation import ReadResult, SqlScan, ValidationError, format_report
 
@@ -67,6 +75,11 @@ CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_log (
 -- Withdrawals (ingest/withdrawal.py); ADD COLUMN migrates a load log from before them.
 ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS withdrawn_at TIMESTAMPTZ;
 ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS withdrawal_reason VARCHAR;
+-- SIE ledgers: personal identity numbers masked (where, as "line 12"), and the sha256 of the
+-- masked copy the archive keeps (sha256 stays the landed original's, which dedupes loads).
+ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS masked_count INTEGER DEFAULT 0;
+ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS masked_places VARCHAR[];
+ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS archive_sha256 VARCHAR;
 CREATE SEQUENCE IF NOT EXISTS {RAW_SCHEMA}.quarantine_id_seq START 1;
 CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.quarantine_log (
     quarantine_id  BIGINT PRIMARY KEY DEFAULT nextval('{RAW_SCHEMA}.quarantine_id_seq'),
@@ -116,6 +129,19 @@ class LoadOutcome:
     @property
     def rows_loaded(self) -> int:
         return sum(rows for _, rows in self.accepted)
+
+
+def hidden_name(sha: str) -> str:
+    """How a file whose name holds a personal identity number is shown: by its hash."""
+    return f"[file sha256 {sha[:16]}]"
+
+
+def shown_path(landing_path: str, sha: str, folder: str) -> str:
+    """``landing_path`` as the platform shows and records it: itself, or ``<folder>/`` and the
+    file's hash when the path holds a personal identity number."""
+    if not contains_personnummer(landing_path):
+        return landing_path
+    return f"{folder}/{hidden_name(sha)}"
 
 
 def sha256_of(path: Path) -> str:
@@ -187,8 +213,9 @@ class _Checked:
     """One landing file after reading: its sha256, and unless it was loaded before, its
     snapshot and the reader's result."""
 
-    landing_path: str
+    landing_path: str  # as shown and recorded (see shown_path)
     sha: str
+    size: int = 0
     snapshot: Path | None = None
     result: ReadResult | None = None
 
@@ -197,8 +224,10 @@ class _Checked:
 class _Accepted:
     landing_path: str
     sha: str
+    size: int
     archived: Path
     archive_path: str
+    archive_sha: str
     result: ReadResult
 
 
@@ -228,26 +257,23 @@ def load_family(
                     else:
                         again.append((checked.landing_path, checked.sha))
                     continue
-                assert checked.snapshot is not None and checked.result is not None
+                assert checked.result is not None
                 if not checked.result.ok:
-                    report = format_report(checked.snapshot, family.name, checked.result.errors)
-                    _quarantine(
-                        con,
-                        store,
-                        family.name,
-                        checked.snapshot,
-                        checked.landing_path,
-                        checked.sha,
-                        report,
-                        checked.result.errors,
-                    )
+                    report = _quarantine(con, store, family.name, checked)
                     outcome.quarantined.append((checked.landing_path, report))
                     continue
-                archived = _archive(store, family, checked.snapshot, checked.sha)
+                assert checked.snapshot is not None
+                archived, archive_sha = _archive(store, family, checked)
                 archive_path = archived.relative_to(store.archive_dir).as_posix()
                 batch.append(
                     _Accepted(
-                        checked.landing_path, checked.sha, archived, archive_path, checked.result
+                        checked.landing_path,
+                        checked.sha,
+                        checked.size,
+                        archived,
+                        archive_path,
+                        archive_sha,
+                        checked.result,
                     )
                 )
                 loaded[checked.sha] = checked.landing_path
@@ -286,12 +312,12 @@ def quarantine_unclaimed(
     outcome = LoadOutcome(source=UNCLAIMED)
     expected = "; ".join(f"{f.name}/ {' '.join(f.patterns)}" for f in families)
     for path in unclaimed_files(families, store.landing_dir):
-        landing_path = path.relative_to(store.landing_dir).as_posix()
-        errors = [ValidationError(path.name, "file", NO_FAMILY, f"a family folder: {expected}")]
-        report = format_report(path, UNCLAIMED, errors) + (
-            "\nThe file is not copied into quarantine: it was not checked.\n"
-        )
-        _quarantine(con, store, UNCLAIMED, path, landing_path, sha256_of(path), report, errors)
+        sha = sha256_of(path)
+        landing_path = shown_path(path.relative_to(store.landing_dir).as_posix(), sha, UNCLAIMED)
+        name = landing_path.rsplit("/", 1)[-1]
+        errors = [ValidationError(name, "file", NO_FAMILY, f"a family folder: {expected}")]
+        checked = _Checked(landing_path, sha, path.stat().st_size, path, ReadResult(errors=errors))
+        report = _quarantine(con, store, UNCLAIMED, checked)
         outcome.quarantined.append((landing_path, report))
     return outcome
 
@@ -318,14 +344,20 @@ def _read_one(
 ) -> _Checked:
     landing_path = path.relative_to(store.landing_dir).as_posix()
     sha = sha256_of(path)
+    shown = shown_path(landing_path, sha, family.name)
     if sha in loaded:
-        return _Checked(landing_path, sha)
+        return _Checked(shown, sha)
+    if shown != landing_path:  # not read, not copied: its name alone is personal data
+        name = hidden_name(sha)
+        error = ValidationError(name, "file name", RULE_FILE_NAME, "a name without one")
+        return _Checked(shown, sha, path.stat().st_size, result=ReadResult(errors=[error]))
     folder.mkdir()
     snapshot = folder / path.name  # readers check the file's name
     sha = copy_with_sha256(path, snapshot)
     if sha in loaded:
         return _Checked(landing_path, sha)
-    return _Checked(landing_path, sha, snapshot, read_isolated(family.read, snapshot))
+    result = read_isolated(family.read, snapshot)
+    return _Checked(landing_path, sha, snapshot.stat().st_size, snapshot, result)
 
 
 def _loaded_paths(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -415,11 +447,20 @@ def _insert(con: duckdb.DuckDBPyConnection, family: SourceFamily, batch: list[_A
                 "file_name": [Path(a.landing_path).name for a in batch],
                 "landing_path": [a.landing_path for a in batch],
                 "sha256": [a.sha for a in batch],
-                "size_bytes": [a.archived.stat().st_size for a in batch],
+                "size_bytes": [a.size for a in batch],
                 "row_count": [a.result.row_count for a in batch],
                 "archive_path": [a.archive_path for a in batch],
+                "archive_sha256": [a.archive_sha for a in batch],
+                "masked_count": [len(a.result.masked) for a in batch],
+                "masked_places": [a.result.masked or None for a in batch],
             },
-            schema_overrides={"file_id": pl.Int64, "size_bytes": pl.Int64, "row_count": pl.Int64},
+            schema_overrides={
+                "file_id": pl.Int64,
+                "size_bytes": pl.Int64,
+                "row_count": pl.Int64,
+                "masked_count": pl.Int32,
+                "masked_places": pl.List(pl.String),
+            },
         )
         con.execute(
             f"INSERT INTO {RAW_SCHEMA}.load_log BY NAME SELECT *, now() AS loaded_at FROM log"
@@ -430,37 +471,49 @@ def _insert(con: duckdb.DuckDBPyConnection, family: SourceFamily, batch: list[_A
         raise
 
 
-def _archive(store: FileStore, family: SourceFamily, snapshot: Path, sha: str) -> Path:
-    """Keep the validated copy under its content hash (moved within the archive folder)."""
-    target = store.archive_dir / family.name / f"{sha}{''.join(snapshot.suffixes)}"
+def _archive(store: FileStore, family: SourceFamily, checked: _Checked) -> tuple[Path, str]:
+    """Keep the validated copy under the landed file's hash (moved within the archive folder),
+    or, where the reader masked personal identity numbers, the masked copy instead: its path
+    and the sha256 of what is kept."""
+    assert checked.snapshot is not None and checked.result is not None
+    snapshot, masked = checked.snapshot, checked.result.masked_copy
+    target = store.archive_dir / family.name / f"{checked.sha}{''.join(snapshot.suffixes)}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    snapshot.replace(target)
-    return target
+    if masked is None:
+        snapshot.replace(target)
+        return target, checked.sha
+    partial = snapshot.with_name(snapshot.name + ".masked")
+    partial.write_bytes(masked)
+    partial.replace(target)
+    snapshot.unlink()
+    return target, hashlib.sha256(masked).hexdigest()
 
 
 def _quarantine(
-    con: duckdb.DuckDBPyConnection,
-    store: FileStore,
-    source: str,
-    path: Path,
-    landing_path: str,
-    sha: str,
-    report: str,
-    errors: list[ValidationError],
-) -> None:
-    """Keep a copy of the rejected file and its report, and log the event. A file with
-    personal data, or one no family takes (never checked), is not copied."""
+    con: duckdb.DuckDBPyConnection, store: FileStore, source: str, checked: _Checked
+) -> str:
+    """Keep the rejected file's report, and a copy of the file when its reader scanned every
+    text of it and found no personal data (not one it could not read or no family takes);
+    log the event. Returns the report."""
+    assert checked.result is not None
+    errors = checked.result.errors
+    name = checked.landing_path.rsplit("/", 1)[-1]
+    report = format_report(name, source, errors)
     folder = store.quarantine_dir / source
     folder.mkdir(parents=True, exist_ok=True)
-    copy = folder / f"{sha[:12]}_{path.name}"
+    copy = folder / f"{checked.sha[:12]}_{name}"
     if any(error.personal_data for error in errors):
         # Personal data must not reach the warehouse, its quarantine included.
         report += (
             "\nThe file holds personal data: it was not copied into quarantine. "
             "Correct it where it was sent from.\n"
         )
-    elif source != UNCLAIMED:
-        shutil.copyfile(path, copy)
+    elif checked.result.scanned and checked.snapshot is not None:
+        shutil.copyfile(checked.snapshot, copy)
+    else:
+        report += (
+            "\nThe file is not copied into quarantine: it could not be checked for personal data.\n"
+        )
     report_path = copy.with_name(copy.name + ".errors.txt")
     report_path.write_text(report, encoding="utf-8")
     con.execute(
@@ -468,13 +521,14 @@ def _quarantine(
         "size_bytes, error_count, first_error, report_path, quarantined_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
         [
-            sha,
+            checked.sha,
             source,
-            path.name,
-            landing_path,
-            path.stat().st_size,
+            name,
+            checked.landing_path,
+            checked.size,
             len(errors),
             str(errors[0]),
             report_path.relative_to(store.quarantine_dir).as_posix(),
         ],
     )
+    return report

@@ -175,10 +175,11 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def format_report(path: Path, source: str, errors: list[ValidationError], limit: int = 200) -> str:
-    """A plain-text error report that a data provider can act on."""
+def format_report(name: str, source: str, errors: list[ValidationError], limit: int = 200) -> str:
+    """A plain-text error report that a data provider can act on; ``name`` is the file's name
+    as shown (a name holding a personal identity number is shown by the file's hash)."""
     lines = [
-        f"File:   {printable(path.name)}",
+        f"File:   {printable(name)}",
         f"Source: {source}",
         f"Result: rejected, {len(errors)} error(s)",
         "",

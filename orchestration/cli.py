@@ -194,20 +194,27 @@ def validate_file(path: Path, as_json: bool) -> int:
     1: rejected, 2: it could not be read, or there is no such file, or no family takes it.
     The file is guessed and read in a worker process (ingest.isolation), like a landing file."""
     from ingest.isolation import ReadFailed, shared_pool, unreadable
+    from ingest.landing import hidden_name, sha256_of
+    from ingest.pii import RULE_FILE_NAME, contains_personnummer
     from ingest.registry import Inspection, guess_family, inspect
-    from ingest.validation import format_report, printable
+    from ingest.validation import ReadResult, ValidationError, format_report, printable
 
-    name = printable(path.name)
+    named = not contains_personnummer(str(path))  # else shown by its hash, never its name
     if not path.is_file():
-        print(f"{printable(str(path))}: no such file", file=sys.stderr)
+        shown = printable(str(path)) if named else "a file whose name holds a personal number"
+        print(f"{shown}: no such file", file=sys.stderr)
         return 2
+    name = printable(path.name) if named else hidden_name(sha256_of(path))
     source, readable = "unknown", True
     try:
-        source = shared_pool().run(guess_family, path)
-        if source is None:
+        if not named:
+            error = ValidationError(name, "file name", RULE_FILE_NAME, "a name without one")
+            found = Inspection(ReadResult(errors=[error]))
+        elif (source := shared_pool().run(guess_family, path)) is None:
             print(f"{name}: not a format the platform knows", file=sys.stderr)
             return 2
-        found = shared_pool().run(inspect, path, source)
+        else:
+            found = shared_pool().run(inspect, path, source)
     except ReadFailed as failure:
         found, readable = Inspection(unreadable(path, failure)), False
     except Exception as error:  # noqa: BLE001 - the platform's failure, said without a traceback
@@ -218,11 +225,12 @@ def validate_file(path: Path, as_json: bool) -> int:
         print(
             json.dumps(
                 {
-                    "file": path.name,
+                    "file": name,
                     "source": source,
                     "readable": readable,
                     "valid": result.ok,
                     "rows": result.rows_per_table(),
+                    "masked": result.masked,
                     "notes": result.notes,
                     **({"summary": found.summary} if found.summary is not None else {}),
                     "errors": [
@@ -237,10 +245,13 @@ def validate_file(path: Path, as_json: bool) -> int:
     elif result.ok:
         rows = ", ".join(f"{table}: {n} rows" for table, n in result.rows_per_table().items())
         print(f"File:   {name}\nSource: {source}\nResult: valid ({rows})")
+        if result.masked:
+            places = ", ".join(result.masked)
+            print(f"Masked: {len(result.masked)} personal identity number(s): {places}")
         for note in result.notes:
             print(f"Note:   {note}")
     else:
-        print(format_report(path, source, result.errors), end="")
+        print(format_report(name, source, result.errors), end="")
     return 0 if result.ok else 1 if readable else 2
 
 

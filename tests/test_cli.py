@@ -10,6 +10,8 @@ from pathlib import Path
 
 from conftest import SAMPLE_DIR, make_workspace
 from hostile import stray_cell_xlsx
+from ingest.landing import sha256_of
+from ingest.pii import RULE_FILE_NAME
 
 KSON = Path(sys.executable).with_name("kson")
 
@@ -41,6 +43,28 @@ def test_validate_prints_the_report_for_a_bad_file(tmp_path):
         "",
         "- values[0].municipality: malformed municipality id (expected: 4 digits or a group id G…)",
     ]
+
+
+def test_validate_shows_a_file_whose_name_holds_a_personal_number_by_its_hash(tmp_path):
+    named = tmp_path / "kolada" / "kund 19121212+1212.json"
+    named.parent.mkdir()
+    shutil.copyfile(SAMPLE_DIR / "kolada" / "data_sarskilt_boende_0188_2020-2023.json", named)
+    shown = f"[file sha256 {sha256_of(named)[:16]}]"
+    run = kson("validate", str(named))
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        f"File:   {shown}",
+        "Source: unknown",
+        "Result: rejected, 1 error(s)",
+        "",
+        f"- file name: {RULE_FILE_NAME} (expected: a name without one)",
+    ]
+    as_json = kson("validate", "--json", str(named))
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["file"] == shown
+    missing = kson("validate", str(tmp_path / "19121212-1212.csv"))
+    assert missing.returncode == 2
+    for said in (run, as_json, missing):
+        assert "1212" not in said.stdout + said.stderr
 
 
 def test_validate_names_an_unknown_format(tmp_path):

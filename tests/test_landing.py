@@ -13,6 +13,7 @@ from ingest.landing import (
     quarantine_unclaimed,
     sha256_of,
 )
+from ingest.pii import RULE_FILE_NAME
 from ingest.registry import FAMILIES
 
 KOLADA = FAMILIES["kolada"]
@@ -101,6 +102,53 @@ def test_bad_file_is_quarantined_with_a_report_and_the_others_still_load(store, 
     assert count == 2
     assert (store.quarantine_dir / report_path).read_text("utf-8") == report
     assert con.execute("SELECT count(*) FROM raw.load_log").fetchall() == [(1,)]
+
+
+def raise_on_read(path):
+    """A reader that fails (module level: readers run in worker processes)."""
+    raise ValueError("broken reader")
+
+
+def test_a_file_that_could_not_be_read_is_quarantined_without_a_copy(store, con):
+    land(store, "data_sarskilt_boende_0188_2020-2023.json")
+    outcome = load_family(con, dataclasses.replace(KOLADA, read=raise_on_read), store)
+    [(path, report)] = outcome.quarantined
+    assert "the file could not be read: ValueError" in report
+    assert "not copied into quarantine: it could not be checked for personal data" in report
+    assert [p.name for p in (store.quarantine_dir / "kolada").iterdir()] == [
+        f"{sha256_of(store.landing_dir / path)[:12]}_data_sarskilt_boende_0188_2020-2023.json"
+        ".errors.txt"
+    ]
+
+
+# A personnummer (valid check digit) in the names below, written in two of its forms.
+NUMBER_IN_NAME = {"kolada/data 19121212-1212.json": "kolada", "121212\u20131212 notes.txt": None}
+
+
+def test_a_file_whose_name_holds_a_personal_number_is_shown_by_its_hash_only(store, con):
+    sample = (SAMPLE_DIR / "kolada" / "data_sarskilt_boende_0188_2020-2023.json").read_text()
+    for name in NUMBER_IN_NAME:
+        (store.landing_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (store.landing_dir / name).write_text(sample + " " * len(name), "utf-8")
+    shas = [sha256_of(store.landing_dir / name) for name in NUMBER_IN_NAME]
+    outcome = load_family(con, KOLADA, store)
+    unclaimed = quarantine_unclaimed(con, FAMILIES.values(), store)
+
+    [(kolada_path, report)] = outcome.quarantined
+    assert kolada_path == f"kolada/[file sha256 {shas[0][:16]}]"
+    assert report.splitlines()[0] == f"File:   [file sha256 {shas[0][:16]}]"
+    assert f"- file name: {RULE_FILE_NAME} (expected: a name without one)" in report
+    assert [path for path, _ in unclaimed.quarantined] == [
+        f"unclaimed/[file sha256 {shas[1][:16]}]"
+    ]
+    assert con.execute("SELECT count(*) FROM raw.load_log").fetchall() == [(0,)]
+    # Nothing the platform keeps or says holds the name: the log, the reports, their names.
+    logged = con.execute("SELECT * FROM raw.quarantine_log").fetchall()
+    kept = [p for p in store.quarantine_dir.rglob("*") if p.is_file()]
+    assert len(logged) == 2 and all(p.name.endswith(".errors.txt") for p in kept)
+    said = " ".join([str(logged), *(str(p) for p in kept), *(p.read_text() for p in kept)])
+    said += str(outcome.quarantined) + str(unclaimed.quarantined)
+    assert "1212" not in said
 
 
 def read_then_break(path):
