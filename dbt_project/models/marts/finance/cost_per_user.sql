@@ -65,7 +65,9 @@ select
     cast(round(yearly.cost_per_user) as decimal(18, 0)) as cost_per_user,
     cast(round(previous.cost_per_user) as decimal(18, 0)) as cost_per_user_previous_year,
     cast(round(100 * (yearly.cost_per_user / previous.cost_per_user - 1), 1) as decimal(38, 1))
-        as cost_per_user_change_pct
+        as cost_per_user_change_pct,
+    -- A mean of under 5 users: the cost per user is about 1-4 persons.
+    {{ is_small_cell('yearly.average_users') }} as is_small_cell
 from yearly
 left join yearly as previous
     on previous.service = yearly.service

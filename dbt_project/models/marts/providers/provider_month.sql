@@ -51,6 +51,8 @@ select
     cast(round(100 * (reports.performed_hours - visits.performed_hours)
         / nullif(visits.performed_hours, 0), 1) as decimal(12, 1))
         as performed_hours_difference_pct,
+    -- The row's figures are about its reported users and its visit log's users.
+    {{ is_small_cell(['reports.users', 'visits.users']) }} as is_small_cell,
     reports.report_version,
     reports.file_id as source_file_id
 from reports

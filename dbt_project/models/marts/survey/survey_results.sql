@@ -63,6 +63,7 @@ select
     cast(respondents.respondents as integer) as respondents,
     cast(respondents.response_rate_pct as decimal(4, 1)) as response_rate_pct,
     shares.share_pct is null as is_suppressed,
+    {{ is_small_cell('respondents.respondents') }} as is_small_cell,
     shares.source_file_id
 from shares
 inner join questions on questions.kpi_id = shares.kpi_id
