@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ingest.kolada import read as read_kolada
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "data" / "templates"
+TEMPLATE = Path(__file__).resolve().parents[2] / "data" / "templates"
 STRAY_CELL = '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
 # A personnummer (the Tax Agency's test person) in an exception's message: no report may show it.
 SECRET = "19121212-1212"
