@@ -128,20 +128,33 @@ class ErrorCollector:
         self.counts: dict[str, int] = {}
         self.expected: dict[str, str | None] = {}
         self.personal_rules: set[str] = set(PERSONAL_DATA_RULES)
+        self.lines: list[int] = []  # per listed error: its line (0 when none), for the order
+        self.unlisted: dict[str, list[int]] = {}  # per rule: the lines of errors not listed
 
     def add(
-        self, place: str, rule: str, expected: str | None = None, *, personal_data: bool = False
+        self,
+        place: str,
+        rule: str,
+        expected: str | None = None,
+        *,
+        personal_data: bool = False,
+        line: int | None = None,
+        group: str | None = None,
     ) -> None:
-        self.counts[rule] = self.counts.get(rule, 0) + 1
-        self.expected.setdefault(rule, expected)
+        """One error. ``line`` orders the report (errors without one first) and names where
+        the errors not listed are; ``group`` is the rule an error counts under and the "more"
+        line names (default ``rule``; for rule texts that vary, e.g. naming an account)."""
+        key = group or rule
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.expected.setdefault(key, expected)
         if personal_data:
-            self.personal_rules.add(rule)
-        if self.counts[rule] <= MAX_ERRORS_PER_RULE:
-            self.items.append(
-                ValidationError(
-                    self.file, place, rule, expected, personal_data=self._personal(rule)
-                )
-            )
+            self.personal_rules.add(key)
+        if self.counts[key] <= MAX_ERRORS_PER_RULE:
+            personal = self._personal(key) or self._personal(rule)
+            self.items.append(ValidationError(self.file, place, rule, expected, personal))
+            self.lines.append(line or 0)
+        elif line is not None:
+            self.unlisted.setdefault(key, []).append(line)
 
     def _personal(self, rule: str) -> bool:
         return rule == self.personal_data_rule or rule in self.personal_rules
@@ -155,11 +168,12 @@ class ErrorCollector:
         return bool(self.items)
 
     def finish(self, where: str = "file") -> list[ValidationError]:
-        """The listed errors, then one per rule saying how many more there are."""
+        """The listed errors in line order, then one per rule saying how many more there are
+        (and on which lines, when known)."""
         more = [
             ValidationError(
                 self.file,
-                where,
+                lines_place(self.unlisted[rule]) if rule in self.unlisted else where,
                 f"{rule} — {count - MAX_ERRORS_PER_RULE} more not listed",
                 self.expected[rule],
                 personal_data=self._personal(rule),
@@ -167,7 +181,16 @@ class ErrorCollector:
             for rule, count in self.counts.items()
             if count > MAX_ERRORS_PER_RULE
         ]
-        return self.items + more
+        order = sorted(range(len(self.items)), key=self.lines.__getitem__)
+        return [self.items[i] for i in order] + more
+
+
+def lines_place(lines: list[int], shown: int = 5) -> str:
+    """``lines 3, 5, 8 (and 12 more)``."""
+    lines = sorted(lines)
+    text = ", ".join(str(line) for line in lines[:shown])
+    more = f" (and {len(lines) - shown} more)" if len(lines) > shown else ""
+    return f"line{'s' if len(lines) > 1 else ''} {text}{more}"
 
 
 def printable(text: str) -> str:
