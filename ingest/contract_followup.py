@@ -11,7 +11,8 @@ Two source families from the same register:
 The files are a few hundred rows, read with the register-CSV engine of
 :mod:`ingest.register_csv`: the CSV is split into fields by Python's ``csv`` module, which
 keeps exact line numbers (quoted remarks may hold commas), and every rule of the contracts is
-then checked with polars expressions over the whole frame. Each broken cell is reported as
+then checked with polars expressions over the whole frame (every field, the header too, is first
+scanned for personal identity numbers). Each broken cell is reported as
 ``line 7, column assessment`` (at most ``MAX_ERRORS_PER_RULE`` per rule, then a count), never
 with a value that might be personal data. Both tables keep ``source_line``, the line of the
 row in the file.
@@ -28,13 +29,12 @@ from ingest import reference
 from ingest.register_csv import (
     DATE,
     LINE,
-    RULE_PII,
     YEAR,
     as_date,
     check_constant,
+    check_formula,
     check_in,
     check_org_nr,
-    check_pii,
     check_required,
     check_unique,
     file_name_year,
@@ -42,6 +42,7 @@ from ingest.register_csv import (
     flag,
     header_starts,
     read_fields,
+    scan_personnummer,
 )
 from ingest.validation import ErrorCollector, ReadResult
 
@@ -106,14 +107,15 @@ def accepts_plans(path: Path) -> bool:
 def read_followup(path: Path) -> ReadResult:
     """Validate one contract follow-up file; on success the ``contract_followup`` frame."""
     path = Path(path)
-    errors = ErrorCollector(path.name, RULE_PII)
+    errors = ErrorCollector(path.name)
     year = file_name_year(path, FOLLOWUP_SOURCE, errors)
+    scanned = scan_personnummer(path, FOLLOWUP_COLUMNS, errors)
     frame = read_fields(path, FOLLOWUP_COLUMNS, errors)
     if frame is None:
-        return ReadResult(errors=errors.finish())
+        return ReadResult(errors=errors.finish(), scanned=scanned)
     _check_followup(frame, year, errors)
     if errors:
-        return ReadResult(errors=errors.finish())
+        return ReadResult(errors=errors.finish(), scanned=scanned)
     table = frame.select(
         pl.col("contract_year").cast(pl.Int32),
         "area_code",
@@ -123,21 +125,22 @@ def read_followup(path: Path) -> ReadResult:
         (pl.col("hsl_deep_followup") == "true").alias("hsl_deep_followup"),
         pl.col(LINE),
     )
-    return ReadResult(tables={FOLLOWUP_TABLE: table.cast(dict(FOLLOWUP_SCHEMA))})
+    return ReadResult(tables={FOLLOWUP_TABLE: table.cast(dict(FOLLOWUP_SCHEMA))}, scanned=scanned)
 
 
 def read_plans(path: Path) -> ReadResult:
     """Validate one action-plan export; on success the ``action_plans`` frame."""
     path = Path(path)
-    errors = ErrorCollector(path.name, RULE_PII)
+    errors = ErrorCollector(path.name)
     if not PLANS_FILE_NAME.match(path.name):
         errors.add("file name", "file name is not action_plans.csv", "action_plans.csv")
+    scanned = scan_personnummer(path, PLANS_COLUMNS, errors)
     frame = read_fields(path, PLANS_COLUMNS, errors)
     if frame is None:
-        return ReadResult(errors=errors.finish())
+        return ReadResult(errors=errors.finish(), scanned=scanned)
     _check_plans(frame, errors)
     if errors:
-        return ReadResult(errors=errors.finish())
+        return ReadResult(errors=errors.finish(), scanned=scanned)
     table = frame.select(
         "plan_id",
         pl.col("contract_year").cast(pl.Int32),
@@ -149,7 +152,7 @@ def read_plans(path: Path) -> ReadResult:
         "comment",
         pl.col(LINE),
     )
-    return ReadResult(tables={PLANS_TABLE: table.cast(dict(PLANS_SCHEMA))})
+    return ReadResult(tables={PLANS_TABLE: table.cast(dict(PLANS_SCHEMA))}, scanned=scanned)
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,12 +181,14 @@ def _areas_in_force(year: int) -> list[str]:
 # Contract follow-up
 # --------------------------------------------------------------------------------------------
 def _check_followup(frame: pl.DataFrame, year: int | None, errors: ErrorCollector) -> None:
-    # 2. required values; contract_year one year, the file name's
+    # 2. required values; no text a spreadsheet would run; contract_year one year, the file
+    # name's
     check_required(
         frame,
         ["contract_year", "area_code", "provider_org_nr", "assessment", "hsl_deep_followup"],
         errors,
     )
+    check_formula(frame, FOLLOWUP_COLUMNS, errors)
     _check_year(frame, errors)
     years = frame.filter(pl.col("contract_year").str.contains(YEAR))["contract_year"]
     if year is None and not years.is_empty():
@@ -271,16 +276,14 @@ def _check_followup(frame: pl.DataFrame, year: int | None, errors: ErrorCollecto
                     "a row for every provider of every area in force",
                 )
 
-    # 8. no personal identity numbers
-    check_pii(frame, FOLLOWUP_COLUMNS, errors)
-
 
 # --------------------------------------------------------------------------------------------
 # Action plans
 # --------------------------------------------------------------------------------------------
 def _check_plans(frame: pl.DataFrame, errors: ErrorCollector) -> None:
-    # 2. required values, dates, status
+    # 2. required values, no text a spreadsheet would run, dates, status
     check_required(frame, [c for c in PLANS_COLUMNS if c != "comment"], errors)
+    check_formula(frame, PLANS_COLUMNS, errors)
     _check_year(frame, errors)
     for column in ("created", "status_date"):
         flag(
@@ -373,6 +376,3 @@ def _check_plans(frame: pl.DataFrame, errors: ErrorCollector) -> None:
         errors,
     )
     check_org_nr(frame, errors)
-
-    # 6. no personal identity numbers
-    check_pii(frame, PLANS_COLUMNS, errors)

@@ -11,7 +11,8 @@ in raw with their ``file_id``.
 
 The file is small (at most 12 months × a handful of providers × 2 services): it is split into
 fields with :func:`ingest.register_csv.read_fields` and every rule is a polars expression over
-the whole frame. Errors name the line and column (``line 7, column visits``), never a value.
+the whole frame; every field, the header too, is first scanned for personal identity numbers.
+Errors name the line and column (``line 7, column visits``), never a value.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ import polars as pl
 
 from ingest.register_csv import (
     LINE,
-    RULE_PII,
     YEAR,
     check_bounded,
+    check_formula,
     check_in,
     check_org_nr,
-    check_pii,
     check_required,
     check_unique,
     check_whole_number,
@@ -35,6 +35,7 @@ from ingest.register_csv import (
     flag,
     header_starts,
     read_fields,
+    scan_personnummer,
 )
 from ingest.validation import Bound, ErrorCollector, ReadResult
 
@@ -71,14 +72,15 @@ def accepts(path: Path) -> bool:
 def read(path: Path) -> ReadResult:
     """Validate one ``health_care_volumes_<YYYY>.csv``; on success its raw table."""
     path = Path(path)
-    errors = ErrorCollector(path.name, RULE_PII)
+    errors = ErrorCollector(path.name)
     year = file_name_year(path, SOURCE, errors)
+    scanned = scan_personnummer(path, COLUMNS, errors)
     frame = read_fields(path, COLUMNS, errors)
     if frame is None:
-        return ReadResult(errors=errors.finish())
+        return ReadResult(errors=errors.finish(), scanned=scanned)
     _check(frame, year, errors)
     if errors:
-        return ReadResult(errors=errors.finish())
+        return ReadResult(errors=errors.finish(), scanned=scanned)
     table = frame.select(
         pl.col("year").cast(pl.Int32),
         pl.col("month").cast(pl.Int32),
@@ -88,7 +90,7 @@ def read(path: Path) -> ReadResult:
         pl.col("performed_hours").cast(pl.Decimal(12, 2)),
         pl.col(LINE),
     )
-    return ReadResult(tables={TABLE: table.cast(dict(SCHEMA))})
+    return ReadResult(tables={TABLE: table.cast(dict(SCHEMA))}, scanned=scanned)
 
 
 def _check(frame: pl.DataFrame, year: int | None, errors: ErrorCollector) -> None:
@@ -101,8 +103,9 @@ def _check(frame: pl.DataFrame, year: int | None, errors: ErrorCollector) -> Non
         )
         return
 
-    # every value required
+    # every value required; no text a spreadsheet would run
     check_required(frame, COLUMNS, errors)
+    check_formula(frame, COLUMNS, errors)
 
     # year: four digits, the file name's
     value = pl.col("year")
@@ -150,6 +153,3 @@ def _check(frame: pl.DataFrame, year: int | None, errors: ErrorCollector) -> Non
         "one row per year, month, provider and service",
         errors,
     )
-
-    # no personal identity numbers
-    check_pii(frame, COLUMNS, errors)

@@ -112,6 +112,13 @@ def _plain(value: int | float) -> str:
     return f"{value:.2f}".removesuffix(".00") if isinstance(value, float) else str(value)
 
 
+# In files providers fill in, a text cell (not a valid number) that begins, after trimming,
+# with one of these is rejected: a spreadsheet opening an export would run it as a formula.
+FORMULA_RULE = "text that begins with =, + or @ (a spreadsheet would run it as a formula)"
+FORMULA_EXPECTED = "plain text (remove the leading character)"
+FORMULA_START = r"^\s*[=+@]"  # the same in re, RE2 (DuckDB) and Rust regex (polars)
+
+
 MAX_ERRORS_PER_RULE = 20
 
 

@@ -12,15 +12,23 @@ Validation (``docs/contracts/visit_log.md``):
    uniqueness of ``visit_id`` (a bitmap of the sequence numbers, ``bitstring_agg``: one bit
    per possible number, 3.4 MB a thread for 10 M rows), and per column the number of cells
    that are not in a provably clean form (a clean cell cannot hold a personal identity
-   number). A file DuckDB cannot split into ten fields per line fails this pass: with at most
-   ``REJECTS_LIMIT`` such lines it is read again skipping and recording them
-   (``store_rejects``, which costs memory per line), otherwise it is rejected with one
-   summary error.
-3. Only when something failed: duplicate ids are found with a hash aggregate, the distinct
-   org nrs that are neither known nor malformed are checked with python-stdnum, the distinct
-   personal-identity-number candidates of the unclean cells with
-   :func:`ingest.pii.is_personnummer`, and pass 2 numbers the rows (``row_number() OVER ()``,
-   which DuckDB streams in file order) to collect up to five example lines per failing rule.
+   number, nor begin like a formula). A file DuckDB cannot split into ten fields per line
+   fails this pass: with at most ``REJECTS_LIMIT`` such lines it is read again skipping and
+   recording them (``store_rejects``, which costs memory per line), otherwise it is rejected
+   with one summary error.
+3. The distinct personal-identity-number candidates of the unclean cells (``pii.CANDIDATE``,
+   and a 9-digit cell: a number whose leading zero was dropped; no column holds 9 digits)
+   are checked with :mod:`ingest.pii`. Only when something failed: duplicate ids are found
+   with a hash aggregate, the distinct org nrs that are neither known nor malformed are
+   checked with python-stdnum, and pass 2 numbers the rows (``row_number() OVER ()``, which
+   DuckDB streams in file order) to collect up to five example lines per failing rule, also
+   of the text a spreadsheet would run as a formula (such a cell is never clean, so it
+   always breaks another rule too).
+
+A file whose header or CSV structure stops these passes, and the lines DuckDB cannot split,
+are scanned for personal identity numbers line by line
+(:func:`ingest.register_csv.scan_personnummer`), so every field of a file is checked
+whatever its structure.
 
 Errors name lines and columns and never a cell's value. A line number is the data row + 1,
 corrected for the lines DuckDB read no row from (blank lines, rejected lines); a quoted value
@@ -41,9 +49,25 @@ import polars as pl
 from stdnum.se import orgnr
 
 from ingest import reference
-from ingest.pii import CANDIDATE, SEPARATORS, is_personnummer
-from ingest.register_csv import header_difference
-from ingest.validation import ReadResult, SqlScan, ValidationError
+from ingest.pii import (
+    CANDIDATE,
+    RULE_PERSONNUMMER,
+    RULE_WITHOUT_ZERO,
+    SEPARATORS,
+    WITHOUT_ZERO,
+    is_personnummer,
+    is_personnummer_without_leading_zero,
+)
+from ingest.register_csv import header_difference, scan_personnummer
+from ingest.validation import (
+    FORMULA_EXPECTED,
+    FORMULA_RULE,
+    FORMULA_START,
+    Bound,
+    ErrorCollector,
+    ReadResult,
+    SqlScan,
+)
 
 SOURCE = "visit_logs"
 TABLE = "visit_logs"
@@ -77,7 +101,7 @@ SERVICE_TYPES: tuple[str, ...] = (
     "ledsagning",
 )
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
-MIN_MINUTES, MAX_MINUTES = 1, 480
+MINUTES = Bound(1, 480, "minutes a visit")
 MAX_VISIT_HOURS = 12
 MAX_VISITS_A_DAY = 100  # one user's visits on one day (the sample's busiest day: 21)
 
@@ -85,6 +109,7 @@ MEMORY_LIMIT = "1GB"
 EXAMPLES = 5  # example line numbers per failing rule
 MAX_DISTINCT_CHECKED = 100_000  # distinct org nrs / PII candidates handed to Python at most
 REJECTS_LIMIT = 10_000  # unparseable lines DuckDB records
+EXPECTED_PII = "pseudonymous keys only, no personal identity numbers"
 
 _DUCKDB_TYPES = {pl.String: "VARCHAR", pl.Datetime("us"): "TIMESTAMP", pl.Int32: "INTEGER"}
 _D, _H = "[0-9]", "[0-9a-f]"
@@ -115,6 +140,7 @@ _ORDER = (
     "same_date",
     "visits_a_day",
     "service_type",
+    "formula",
     "pii",
 )
 _REJECT_RULES = {
@@ -139,22 +165,18 @@ def accepts(path: Path) -> bool:
 def read(path: Path) -> ReadResult:
     """Validate one visit-log file in DuckDB; on success, a :class:`SqlScan` that loads it."""
     path = Path(path).resolve()
-    name = path.name
-    errors: list[ValidationError] = []
-    match = FILE_NAME.match(name)
+    errors = ErrorCollector(path.name)
+    match = FILE_NAME.match(path.name)
     year = int(match.group(1)) if match else None
     if year is None:
-        errors.append(
-            ValidationError(
-                name,
-                "file name",
-                "file name does not match visits_<YYYY>.csv",
-                "visits_<YYYY>.csv, e.g. visits_2023.csv",
-            )
+        errors.add(
+            "file name",
+            "file name does not match visits_<YYYY>.csv",
+            "visits_<YYYY>.csv, e.g. visits_2023.csv",
         )
-    header_error = _check_header(path)
-    if header_error is not None:
-        return ReadResult(errors=[*errors, header_error])
+    if not _check_header(path, errors):
+        scanned = _scan(path, errors)
+        return ReadResult(errors=errors.finish(), scanned=scanned)
 
     with tempfile.TemporaryDirectory(prefix="kson_visit_logs_") as spill:
         con = duckdb.connect(":memory:")
@@ -163,17 +185,23 @@ def read(path: Path) -> ReadResult:
             con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
             con.execute("SET preserve_insertion_order=false")
             con.execute(f"SET temp_directory={_literal(spill)}")
-            rows, row_errors = _Validation(con, path, year).run()
+            rows, scanned = _Validation(con, path, year, errors).run()
         except duckdb.InvalidInputException as error:  # a CSV DuckDB cannot parse at all
             if "CSV" not in str(error):
                 raise
-            rows, row_errors = 0, [_csv_error(name, error, None)]
+            _csv_error(errors, error, None)
+            rows, scanned = 0, _scan(path, errors)
         finally:
             con.close()
-    errors += row_errors
     if errors:
-        return ReadResult(errors=errors)
-    return ReadResult(tables={TABLE: SqlScan(query=load_sql, rows=rows)})
+        return ReadResult(errors=errors.finish(), scanned=scanned)
+    return ReadResult(tables={TABLE: SqlScan(query=load_sql, rows=rows)}, scanned=scanned)
+
+
+def _scan(path: Path, errors: ErrorCollector, lines: set[int] | None = None) -> bool:
+    """Every field of the file (of ``lines``) scanned line by line for personal identity
+    numbers, whatever its structure; whether it could be."""
+    return scan_personnummer(path, COLUMNS, errors, EXPECTED_PII, lines)
 
 
 def load_sql(path: Path) -> str:
@@ -215,28 +243,31 @@ class _Rule:
     personal_data: bool = False  # the rule finds personal data (the file is not quarantined)
 
 
-def _check_header(path: Path) -> ValidationError | None:
-    name = path.name
+def _check_header(path: Path, errors: ErrorCollector) -> bool:
+    """Whether the first line is the header, as the contract writes it (else an error)."""
     expected = HEADER + " (UTF-8 without BOM, LF line ends)"
     with path.open("rb") as handle:
         first = handle.readline(64 * 1024)
     if not first:
-        return ValidationError(name, "line 1", "the file is empty", expected)
-    if first.startswith(b"\xef\xbb\xbf"):
-        return ValidationError(name, "line 1", "the file starts with a byte order mark", expected)
-    if first.endswith(b"\r\n") or (b"\r" in first):
-        return ValidationError(name, "line 1", "line ends are CR LF, not LF", expected)
-    try:
-        text = first.decode("utf-8").rstrip("\n")
-    except UnicodeDecodeError:
-        return ValidationError(name, "line 1", "the header is not UTF-8", expected)
-    if text != HEADER:
+        errors.add("line 1", "the file is empty", expected)
+    elif first.startswith(b"\xef\xbb\xbf"):
+        errors.add("line 1", "the file starts with a byte order mark", expected)
+    elif first.endswith(b"\r\n") or (b"\r" in first):
+        errors.add("line 1", "line ends are CR LF, not LF", expected)
+    else:
+        try:
+            text = first.decode("utf-8").rstrip("\n")
+        except UnicodeDecodeError:
+            errors.add("line 1", "the header is not UTF-8", expected)
+            return False
+        if text == HEADER:
+            return True
         detail = header_difference(text, COLUMNS)
-        return ValidationError(name, "line 1", f"header is not the ten columns ({detail})", HEADER)
-    return None
+        errors.add("line 1", f"header is not the ten columns ({detail})", HEADER)
+    return False
 
 
-def _csv_error(name: str, error: duckdb.Error, lines: int | None) -> ValidationError:
+def _csv_error(errors: ErrorCollector, error: duckdb.Error, lines: int | None) -> None:
     """A DuckDB CSV error as a report line: the line number and the kind of problem, never the
     line's text (DuckDB quotes it, and it may hold personal data)."""
     message = str(error)
@@ -254,7 +285,7 @@ def _csv_error(name: str, error: duckdb.Error, lines: int | None) -> ValidationE
     count = max(lines or 1, 1)  # lines DuckDB cannot read (None: unknown)
     place = _place([int(line.group(1))], count, None) if line else "file"
     rule = _with_count(rule, count, unit="lines")
-    return ValidationError(name, place, rule, f"ten comma-separated fields: {HEADER}")
+    errors.add(place, rule, f"ten comma-separated fields: {HEADER}")
 
 
 def _line_ends(path: Path) -> tuple[int, list[int]]:
@@ -299,18 +330,20 @@ def _with_count(text: str, count: int, at_least: bool = False, unit: str = "rows
 # The validation
 # --------------------------------------------------------------------------------------------
 class _Validation:
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, year: int | None) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, path: Path, year: int | None, errors: ErrorCollector
+    ) -> None:
         self.con = con
         self.path = path
-        self.name = path.name
+        self.errors = errors
         self.year = year
+        self.scanned = True  # every field checked for personal identity numbers
         known = sorted(o for o in reference.known_org_nrs() if reference.is_valid_org_nr(o))
         self.known = _list_literal(known)
         # a valid row takes over 100 bytes: sequence numbers up to size / 50 fit the bitmap
         self.bitmap_size = min(max(path.stat().st_size // 50, 1 << 16), 99_999_999)
         self.tolerant = False  # skip and record unparseable lines (only when there are few)
         self.params: dict[str, list[str]] = {}  # lists found in pass 1, bound in pass 2
-        self.lower_bounds: set[str] = set()  # rule keys whose count may be too low (capped)
 
     # -- the scans -----------------------------------------------------------------------
     def _scan(self, rejects: str) -> str:
@@ -335,6 +368,12 @@ class _Validation:
         parsed.append(
             "CASE WHEN NOT planned_minutes GLOB '*[!0-9]*' AND length(planned_minutes) <= 9 "
             "THEN CAST(planned_minutes AS INTEGER) END AS _min"
+        )
+        # any other number (-30, 1e9, 30.5): said to be out of range or not whole
+        number = "TRY_CAST(planned_minutes AS DOUBLE)"
+        parsed.append(
+            "CASE WHEN (planned_minutes GLOB '*[!0-9]*' OR length(planned_minutes) > 9) "
+            f"AND isfinite({number}) THEN {number} END AS _num"
         )
         parsed.append(f"list_contains({self.known}, provider_org_nr) AS _org_known")
         parsed.append(f"list_contains({_list_literal(SERVICE_TYPES)}, service_type) AS _service_ok")
@@ -368,7 +407,7 @@ class _Validation:
             "THEN NOT regexp_matches(user_key, '[0-9]{10}') ELSE true END",
             "staff_key": "_staff_key_ok",
             "provider_org_nr": "_org_known",  # valid org nrs: 'month' >= 20
-            "planned_minutes": "_min IS NOT NULL",
+            "planned_minutes": "_min IS NOT NULL AND length(planned_minutes) < 9",
             "service_type": "_service_ok",
         }[column]
 
@@ -387,13 +426,14 @@ class _Validation:
                     "YYYY-MM-DDTHH:MM:SS, e.g. 2023-01-31T08:30:00",
                 )
             )
+        in_range = f"BETWEEN {MINUTES.minimum} AND {MINUTES.maximum}"
         rules.append(
             _Rule(
                 "type_planned_minutes",
                 "planned_minutes",
-                "planned_minutes IS NOT NULL AND _min IS NULL",
+                f"planned_minutes IS NOT NULL AND _min IS NULL AND coalesce(_num {in_range}, true)",
                 "not an integer",
-                "whole minutes, e.g. 30",
+                "whole minutes in digits, e.g. 30",
             )
         )
         for column, (_, expected) in _PATTERNS.items():
@@ -420,9 +460,9 @@ class _Validation:
             _Rule(
                 "minutes_range",
                 "planned_minutes",
-                f"_min NOT BETWEEN {MIN_MINUTES} AND {MAX_MINUTES}",
-                f"planned_minutes outside {MIN_MINUTES}–{MAX_MINUTES}",
-                f"{MIN_MINUTES} to {MAX_MINUTES}",
+                f"coalesce(_min, _num) NOT {in_range}",
+                Bound.RULE,
+                MINUTES.expected,
             ),
             _Rule(
                 "end_after_start",
@@ -456,7 +496,9 @@ class _Validation:
         return rules
 
     # -- the passes ----------------------------------------------------------------------
-    def run(self) -> tuple[int, list[ValidationError]]:
+    def run(self) -> tuple[int, bool]:
+        """Check the file, adding its errors; the rows, and whether every field was scanned
+        for personal identity numbers."""
         rules = self._rules()
         aggregates = [f"count_if({r.flag}) AS {r.key}" for r in rules]
         aggregates += [f"count_if(NOT ({self._clean(c)})) AS unclean_{c}" for c in COLUMNS]
@@ -477,12 +519,12 @@ class _Validation:
                 raise
             unparseable = self._count_unparseable()
             if not 0 < unparseable <= REJECTS_LIMIT:
-                return 0, [_csv_error(self.name, error, unparseable)]
+                _csv_error(self.errors, error, unparseable)
+                return 0, _scan(self.path, self.errors)
             self.tolerant = True  # a few broken lines: report them and check the rest
             totals = self._totals(select + f"({self._parsed('p1')})")
 
-        errors: list[ValidationError] = []
-        rejected = self._rejected_lines(errors) if self.tolerant else []
+        rejected = self._rejected_lines() if self.tolerant else []
         failing = [r for r in rules if totals[r.key]]
         if totals["ids_elsewhere"] or totals["ids_in_bitmap"] > totals["distinct_in_bitmap"]:
             failing += self._duplicate_rule()
@@ -491,7 +533,8 @@ class _Validation:
         failing += self._busy_day_rule()
         failing += self._pii_rules(totals)
         if not failing:
-            return totals["n"], errors
+            return totals["n"], self.scanned
+        failing += self._formula_rules()
 
         # pass 2: count again and collect example lines, the rows numbered in file order
         flags = [
@@ -500,20 +543,19 @@ class _Validation:
         query = f"SELECT {', '.join(flags)} FROM ({self._parsed('p2', numbered=True)})"
         values = self.con.execute(query, self.params or None).fetchall()[0]
         skipped = sorted({*rejected, *_line_ends(self.path)[1]})  # lines DuckDB read no row from
-        ranked: list[tuple[int, ValidationError]] = []
-        for i, rule in enumerate(failing):
-            count, rows = values[2 * i], sorted(values[2 * i + 1] or [])
-            if count:
-                error = ValidationError(
-                    self.name,
-                    _place([_line(r, skipped) for r in rows], count, rule.column),
-                    _with_count(rule.text, count, rule.key in self.lower_bounds),
-                    rule.expected,
-                    personal_data=rule.personal_data,
-                )
-                ranked.append((_rank(rule.key), error))
-        ranked.sort(key=lambda item: item[0])  # stable: rules keep their column order
-        return totals["n"], errors + [error for _, error in ranked]
+        ranked = sorted(  # stable: rules keep their column order
+            (i for i, rule in enumerate(failing) if values[2 * i]),
+            key=lambda i: _rank(failing[i].key),
+        )
+        for i in ranked:
+            rule, count, rows = failing[i], values[2 * i], sorted(values[2 * i + 1])
+            self.errors.add(
+                _place([_line(r, skipped) for r in rows], count, rule.column),
+                _with_count(rule.text, count),
+                rule.expected,
+                personal_data=rule.personal_data,
+            )
+        return totals["n"], self.scanned
 
     def _totals(self, query: str) -> dict[str, int]:
         cursor = self.con.execute(query)
@@ -529,8 +571,9 @@ class _Validation:
         lines, blank = _line_ends(self.path)
         return lines - 1 - len(blank) - readable
 
-    def _rejected_lines(self, errors: list[ValidationError]) -> list[int]:
-        """Report the lines DuckDB could not split into ten fields; return their numbers."""
+    def _rejected_lines(self) -> list[int]:
+        """Report the lines DuckDB could not split into ten fields (and the personal identity
+        numbers in them); return their numbers."""
         found = self.con.execute(
             "SELECT CAST(error_type AS VARCHAR), count(DISTINCT line), "
             f"list(DISTINCT line ORDER BY line)[1:{EXAMPLES}] FROM p1_errors GROUP BY 1 "
@@ -538,15 +581,12 @@ class _Validation:
         ).fetchall()
         for error_type, count, lines in found:
             at_least = count >= REJECTS_LIMIT
-            errors.append(
-                ValidationError(
-                    self.name,
-                    _place(lines, count, None),
-                    _with_count(
-                        _REJECT_RULES.get(error_type, error_type.lower()), count, at_least, "lines"
-                    ),
-                    f"ten comma-separated fields: {HEADER}",
-                )
+            self.errors.add(
+                _place(lines, count, None),
+                _with_count(
+                    _REJECT_RULES.get(error_type, error_type.lower()), count, at_least, "lines"
+                ),
+                f"ten comma-separated fields: {HEADER}",
             )
         lines = [
             line
@@ -554,27 +594,8 @@ class _Validation:
                 "SELECT DISTINCT line FROM p1_errors ORDER BY 1"
             ).fetchall()
         ]
-        if lines:  # the text of an unparseable line may still hold a personal identity number
-            candidates = self.con.execute(
-                f"SELECT DISTINCT unnest({_candidates('csv_line')}) FROM p1_errors"
-            ).fetchall()
-            numbers = [v for (v,) in candidates if is_personnummer(v)]
-            if numbers:
-                found = f"list_has_any({_candidates('csv_line')}, $numbers)"
-                (count, examples) = self.con.execute(
-                    "SELECT count(DISTINCT line), "
-                    f"list(DISTINCT line ORDER BY line)[1:{EXAMPLES}] FROM p1_errors WHERE {found}",
-                    {"numbers": numbers},
-                ).fetchall()[0]
-                errors.append(
-                    ValidationError(
-                        self.name,
-                        _place(examples, count, None),
-                        _with_count("personal identity number in the file", count, unit="lines"),
-                        "pseudonymous keys only, no personal identity numbers",
-                        personal_data=True,
-                    )
-                )
+        if lines and not _scan(self.path, self.errors, set(lines)):
+            self.scanned = False
         return lines
 
     def _duplicate_rule(self) -> list[_Rule]:
@@ -651,37 +672,61 @@ class _Validation:
         ]
 
     def _pii_rules(self, totals: dict[str, int]) -> list[_Rule]:
-        """Rules flagging cells that hold a personal identity number (checked in Python on the
-        distinct candidates of the cells that are not provably clean)."""
+        """Rules flagging cells that hold a personal identity number, or are one whose leading
+        zero was dropped (checked in Python on the distinct candidates of the cells that are
+        not provably clean). More candidates than can be checked reject the file unscanned."""
         unclean = [c for c in COLUMNS if totals[f"unclean_{c}"]]
         if not unclean:
             return []
         lists = ", ".join(
-            f"CASE WHEN NOT ({self._clean(c)}) THEN {_candidates(c)} ELSE []::VARCHAR[] END"
+            f"CASE WHEN NOT ({self._clean(c)}) THEN list_append({_candidates(c)}, "
+            f"{_zero_dropped(c)}) ELSE []::VARCHAR[] END"
             for c in unclean
         )
         candidates = self.con.execute(
             f"SELECT DISTINCT candidate FROM (SELECT unnest(flatten([{lists}])) AS candidate "
-            f"FROM ({self._parsed('c1')})) LIMIT {MAX_DISTINCT_CHECKED}"
+            f"FROM ({self._parsed('c1')})) WHERE candidate <> '' LIMIT {MAX_DISTINCT_CHECKED}"
         ).fetchall()
-        numbers = sorted(v for (v,) in candidates if is_personnummer(v))
-        if not numbers:
-            return []
-        self.params["personal_numbers"] = numbers
-        rules = [
-            _Rule(
-                f"pii_{c}",
-                c,
-                f"NOT ({self._clean(c)}) AND list_has_any({_candidates(c)}, $personal_numbers)",
-                "personal identity number in the file",
-                "pseudonymous keys only, no personal identity numbers",
-                personal_data=True,
-            )
-            for c in unclean
-        ]
         if len(candidates) >= MAX_DISTINCT_CHECKED:
-            self.lower_bounds.update(r.key for r in rules)
+            self.scanned = False
+            self.errors.add(
+                "file",
+                f"more than {MAX_DISTINCT_CHECKED} distinct numbers that may be personal "
+                "identity numbers: too many to check",
+                EXPECTED_PII,
+            )
+        found = {
+            "personal_numbers": sorted(v for (v,) in candidates if is_personnummer(v)),
+            "zero_dropped": sorted(
+                v for (v,) in candidates if is_personnummer_without_leading_zero(v)
+            ),
+        }
+        self.params.update((key, values) for key, values in found.items() if values)
+        rules = []
+        for c in unclean:
+            cell = f"NOT ({self._clean(c)})"
+            if found["personal_numbers"]:
+                flag = f"{cell} AND list_has_any({_candidates(c)}, $personal_numbers)"
+                rules.append(_Rule(f"pii_{c}", c, flag, RULE_PERSONNUMMER, EXPECTED_PII, True))
+            if found["zero_dropped"]:
+                flag = f"{cell} AND list_contains($zero_dropped, {_zero_dropped(c)})"
+                rules.append(_Rule(f"pii_zero_{c}", c, flag, RULE_WITHOUT_ZERO, EXPECTED_PII, True))
         return rules
+
+    def _formula_rules(self) -> list[_Rule]:
+        """Text a spreadsheet would run as a formula, in any column. Checked in pass 2 only:
+        no clean cell begins with =, + or @, so such a cell breaks another rule too."""
+        return [
+            _Rule(
+                f"formula_{c}",
+                c,
+                f"NOT ({self._clean(c)}) AND regexp_matches({c}, {_literal(FORMULA_START)}) "
+                f"AND TRY_CAST(trim({c}) AS DOUBLE) IS NULL",
+                FORMULA_RULE,
+                FORMULA_EXPECTED,
+            )
+            for c in COLUMNS
+        ]
 
 
 def _candidates(text: str) -> str:
@@ -695,6 +740,12 @@ def _candidates(text: str) -> str:
         f"list_concat(regexp_extract_all({text}, {pattern}, 2), "
         f"regexp_extract_all({doubled}, {pattern}, 2))"
     )
+
+
+def _zero_dropped(text: str) -> str:
+    """SQL: the 9 digits of a cell that is a 9-digit number (``ingest.pii.WITHOUT_ZERO``), or
+    an empty string."""
+    return f"regexp_extract({text}, {_literal(WITHOUT_ZERO)}, 1)"
 
 
 def _rank(key: str) -> int:

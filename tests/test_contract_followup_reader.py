@@ -9,6 +9,7 @@ import pytest
 
 from csv_lines import edited, fields
 from ingest import contract_followup as cf
+from ingest.pii import RULE_PERSONNUMMER
 from ingest.validation import MAX_ERRORS_PER_RULE, ReadResult, ValidationError
 from sample_data.providers import generate
 
@@ -281,7 +282,7 @@ def test_followup_personnummer_in_a_remark(tmp_path: Path, followup: list[str], 
     broken = edited(followup, partly, remark=f"Brukare {number} saknar genomförandeplan")
     result = cf.read_followup(write(tmp_path, broken, FOLLOWUP))
     assert [(e.place, e.rule, e.personal_data) for e in result.errors] == [
-        (f"line {partly}, column remark", "personal identity number in the file", True)
+        (f"line {partly}, column remark", RULE_PERSONNUMMER, True)
     ]
     assert number not in str(result.errors) and number not in repr(result.errors)
 
@@ -399,7 +400,7 @@ def test_plans_personnummer_in_a_comment(tmp_path: Path, plans: list[str]):
     broken = edited(plans, 5, comment=f"Samtal med {PERSONNUMMER_10}, anhörig {PERSONNUMMER_12}")
     result = cf.read_plans(write(tmp_path, broken, PLANS))
     assert [(e.place, e.rule, e.personal_data) for e in result.errors] == [
-        ("line 5, column comment", "personal identity number in the file", True)
+        ("line 5, column comment", RULE_PERSONNUMMER, True)
     ]
     for number in (PERSONNUMMER_10, PERSONNUMMER_12):
         assert number not in str(result.errors)

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from ingest import visit_logs
-from ingest.validation import SqlScan, ValidationError
+from ingest.pii import RULE_PERSONNUMMER, RULE_WITHOUT_ZERO
+from ingest.validation import FORMULA_RULE, Bound, SqlScan, ValidationError
 from sample_data.providers import generate
 
 NAME = "visits_2022.csv"
@@ -236,6 +237,16 @@ def test_integer_type(tmp_path: Path, lines: list[str], value: str):
     assert (place, rule) == ("line 2, column planned_minutes", "not an integer")
 
 
+@pytest.mark.parametrize("value", ["-30", "1e9", "1000000000000", "-0.5", "0"])
+def test_minutes_that_are_numbers_out_of_range_say_so(tmp_path: Path, lines: list[str], value: str):
+    [error] = errors_of(write(tmp_path, edited(lines, 2, planned_minutes=value)))
+    assert (error.place, error.rule, error.expected) == (
+        "line 2, column planned_minutes",
+        Bound.RULE,
+        "1 to 480 minutes a visit",
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Rule 3: visit_id (format and uniqueness)
 # --------------------------------------------------------------------------------------------
@@ -341,7 +352,7 @@ def test_planned_minutes_range_on_many_rows(tmp_path: Path, lines: list[str]):
     broken = edited(broken, 40, planned_minutes="481")
     assert only_error(write(tmp_path, broken)) == (
         "lines 2, 3, 4, 5, 6 (and 7 more), column planned_minutes",
-        "planned_minutes outside 1–480 (12 rows)",
+        "number outside the plausible range (12 rows)",
     )
 
 
@@ -409,7 +420,7 @@ def test_personnummer_as_user_key(tmp_path: Path, lines: list[str], number: str)
     errors = errors_of(write(tmp_path, edited(lines, 6, user_key=number)))
     assert [(e.place, e.rule) for e in errors] == [
         ("line 6, column user_key", "malformed user_key"),
-        ("line 6, column user_key", "personal identity number in the file"),
+        ("line 6, column user_key", RULE_PERSONNUMMER),
     ]
     assert_not_leaked(errors, number)
 
@@ -418,7 +429,7 @@ def test_personnummer_hidden_in_a_well_formed_key(tmp_path: Path, lines: list[st
     key = "U" + PERSONNUMMER_12.replace("-", "")  # U + 12 hex digits: the pattern holds
     errors = errors_of(write(tmp_path, edited(lines, 21, user_key=key)))
     assert [(e.place, e.rule, e.personal_data) for e in errors] == [
-        ("line 21, column user_key", "personal identity number in the file", True)
+        ("line 21, column user_key", RULE_PERSONNUMMER, True)
     ]
 
 
@@ -427,11 +438,11 @@ def test_personnummer_in_other_columns_and_lines(tmp_path: Path, lines: list[str
     broken = edited(broken, 23, planned_minutes=PERSONNUMMER_12.replace("-", ""))
     broken[24 - 1] += f",{PERSONNUMMER_12}"  # an unparseable line holding one
     errors = errors_of(write(tmp_path, broken))
-    pii = [(e.place, e.rule) for e in errors if "personal identity" in e.rule]
+    pii = [(e.place, e.rule) for e in errors if e.personal_data]
     assert pii == [
-        ("line 24", "personal identity number in the file"),
-        ("line 23, column planned_minutes", "personal identity number in the file"),
-        ("line 22, column service_type", "personal identity number in the file"),
+        ("line 24, field 11", RULE_PERSONNUMMER),  # a line DuckDB could not split
+        ("line 23, column planned_minutes", RULE_PERSONNUMMER),
+        ("line 22, column service_type", RULE_PERSONNUMMER),
     ]
     assert_not_leaked(errors, PERSONNUMMER_10, PERSONNUMMER_12)
 
@@ -441,7 +452,7 @@ def test_personnummer_right_after_another_number(tmp_path: Path, lines: list[str
     broken = edited(lines, 26, service_type="tillsyn tel 0701234567 191212121212")
     errors = errors_of(write(tmp_path, broken))
     assert [(e.place, e.rule) for e in errors if e.personal_data] == [
-        ("line 26, column service_type", "personal identity number in the file")
+        ("line 26, column service_type", RULE_PERSONNUMMER)
     ]
     assert_not_leaked(errors, "191212121212")
 
@@ -450,6 +461,135 @@ def test_org_nr_like_numbers_are_not_personnummer(tmp_path: Path, lines: list[st
     # a valid but unregistered org nr is a candidate for the pattern, never a personnummer
     errors = errors_of(write(tmp_path, edited(lines, 25, provider_org_nr="556000-0001")))
     assert not any("personal identity" in e.rule or e.personal_data for e in errors)
+
+
+# Every form the detector knows (ingest.pii): 10 or 12 digits, each separator, and a
+# samordningsnummer (day + 60).
+FORMS = [
+    "121212-1212",
+    "121212+1212",
+    "121212 1212",
+    "121212\u20131212",  # en dash
+    "121212\u20141212",  # em dash
+    "1212121212",
+    "19121212 1212",
+    "191212121212",
+    "701063-2391",  # samordningsnummer, 1970-10-03
+]
+BORN_2005_WITHOUT_ZERO = "501011233"  # 0501011233 as a number cell
+
+
+def test_every_form_inside_text(tmp_path: Path, lines: list[str]):
+    broken = list(lines)
+    for line, number in enumerate(FORMS, start=30):
+        broken = edited(broken, line, service_type=f"tillsyn (kund {number})")
+    errors = errors_of(write(tmp_path, broken))
+    assert [(e.place, e.rule) for e in errors if e.personal_data] == [
+        (
+            "lines 30, 31, 32, 33, 34 (and 4 more), column service_type",
+            f"{RULE_PERSONNUMMER} ({len(FORMS)} rows)",
+        )
+    ]
+    assert_not_leaked(errors, *FORMS)
+
+
+def test_number_whose_leading_zero_was_dropped(tmp_path: Path, lines: list[str]):
+    broken = edited(lines, 7, planned_minutes=BORN_2005_WITHOUT_ZERO)
+    broken = edited(broken, 8, user_key=BORN_2005_WITHOUT_ZERO)
+    broken = edited(broken, 9, user_key="123456789")  # 0123456789 is no personnummer
+    errors = errors_of(write(tmp_path, broken))
+    assert [(e.place, e.rule) for e in errors] == [
+        ("lines 8, 9, column user_key", "malformed user_key (2 rows)"),
+        ("line 7, column planned_minutes", Bound.RULE),
+        ("line 8, column user_key", RULE_WITHOUT_ZERO),
+        ("line 7, column planned_minutes", RULE_WITHOUT_ZERO),
+    ]
+    assert_not_leaked(errors, BORN_2005_WITHOUT_ZERO)
+
+
+def test_a_file_whose_header_is_wrong_is_scanned_all_the_same(tmp_path: Path, lines: list[str]):
+    header = lines[0].replace("service_type", f"service_type {FORMS[0]}")
+    broken = edited([header, *lines[1:]], 40, service_type=f"tillsyn {FORMS[3]}")
+    result = visit_logs.read(write(tmp_path, broken))
+    assert [(e.place, e.rule) for e in result.errors] == [
+        ("line 1", "header is not the ten columns (column names or order differ)"),
+        ("line 1, column service_type", RULE_PERSONNUMMER),
+        ("line 40, column service_type", RULE_PERSONNUMMER),
+    ]
+    assert result.scanned
+    assert_not_leaked(result.errors, FORMS[0], FORMS[3])
+
+
+@pytest.mark.parametrize(
+    ("encode", "first_error"),
+    [
+        (lambda text: b"\xef\xbb\xbf" + text.encode(), "the file starts with a byte order mark"),
+        (lambda text: text.encode("utf-16"), "the header is not UTF-8"),
+        (lambda text: text.encode("cp1252"), "the line is not valid UTF-8"),
+    ],
+)
+def test_other_encodings_are_scanned(
+    tmp_path: Path, lines: list[str], encode: Callable[[str], bytes], first_error: str
+):
+    broken = edited(lines, 50, service_type=f"tillsyn {FORMS[4]}")  # the em dash is in cp1252
+    path = tmp_path / NAME
+    path.write_bytes(encode("\n".join(broken) + "\n"))
+    result = visit_logs.read(path)
+    assert result.errors[0].rule == first_error
+    assert [(e.place, e.rule) for e in result.errors if e.personal_data] == [
+        ("line 50, column service_type", RULE_PERSONNUMMER)
+    ]
+    assert result.scanned
+    assert_not_leaked(result.errors, FORMS[4])
+
+
+def test_binary_file_is_not_scanned(tmp_path: Path, lines: list[str]):
+    path = tmp_path / NAME
+    path.write_bytes(("\n".join(lines) + "\n").encode() + bytes(range(256)))
+    result = visit_logs.read(path)
+    assert not result.ok and not result.scanned
+
+
+def test_more_candidates_than_can_be_checked(
+    tmp_path: Path, lines: list[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(visit_logs, "MAX_DISTINCT_CHECKED", 3)
+    broken = list(lines)
+    for line in range(60, 64):  # well-formed keys holding 12 digits that are no personnummer
+        broken = edited(broken, line, user_key=f"U5555555555{line}")
+    result = visit_logs.read(write(tmp_path, broken))
+    assert [(e.place, e.rule) for e in result.errors] == [
+        (
+            "file",
+            "more than 3 distinct numbers that may be personal identity numbers: too many to check",
+        )
+    ]
+    assert not result.scanned
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "other"),
+    [
+        ("unit_id", "=cmd|' /C calc'!A0", "malformed unit_id"),
+        ("service_type", "@SUM(1)", "unknown service_type"),
+        ("user_key", " +SUM(1)", "malformed user_key"),
+    ],
+)
+def test_formula(tmp_path: Path, lines: list[str], column: str, value: str, other: str):
+    errors = errors_of(write(tmp_path, edited(lines, 11, **{column: value})))
+    assert [(e.place, e.rule) for e in errors] == [
+        (f"line 11, column {column}", other),
+        (f"line 11, column {column}", FORMULA_RULE),
+    ]
+
+
+def test_a_number_or_a_dash_is_no_formula(tmp_path: Path, lines: list[str]):
+    broken = edited(lines, 12, planned_minutes="+30", service_type="-x")
+    errors = errors_of(write(tmp_path, broken))
+    assert [(e.place, e.rule) for e in errors] == [
+        ("line 12, column planned_minutes", "not an integer"),
+        ("line 12, column service_type", "unknown service_type"),
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,7 +604,7 @@ def test_errors_come_one_per_rule_in_contract_order(tmp_path: Path, lines: list[
     assert [(e.place, e.rule) for e in errors] == [
         ("file name", "file name does not match visits_<YYYY>.csv"),
         ("lines 5, 50, column unit_id", "malformed unit_id (2 rows)"),
-        ("line 4, column planned_minutes", "planned_minutes outside 1–480"),
+        ("line 4, column planned_minutes", "number outside the plausible range"),
         ("line 3, column service_type", "unknown service_type"),
     ]
     assert all(e.expected for e in errors)
@@ -497,8 +637,10 @@ def test_unreadable_csv_error_never_quotes_the_line(tmp_path: Path, lines: list[
     path = tmp_path / NAME
     data = "\n".join(broken[:4]) + "\n" + "\r\n".join(broken[4:]) + "\r\n"  # mixed line ends
     path.write_bytes(data.encode())
-    errors = errors_of(path)
-    assert [(e.place, e.rule) for e in errors] == [
-        ("file", "the file cannot be read as CSV (check quotes, field count and line ends)")
+    result = visit_logs.read(path)
+    assert [(e.place, e.rule) for e in result.errors] == [
+        ("file", "the file cannot be read as CSV (check quotes, field count and line ends)"),
+        ("line 5, column user_key", RULE_PERSONNUMMER),  # scanned all the same
     ]
-    assert PERSONNUMMER_12 not in str(errors)
+    assert result.scanned
+    assert_not_leaked(result.errors, PERSONNUMMER_12)
