@@ -40,17 +40,20 @@ LIST_AT = {**dict.fromkeys(ROW_KINDS, 1), **OBJECTS_AT}
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]*)?")
 
 
-def mask_lines(lines: list[str]) -> dict[int, tuple[str, int]]:
-    """Mask the numbers in ``lines`` in place; per line number (1-based) masked, its original
-    text and how many. A vectorised pass finds the few lines that may hold one."""
-    candidates = pl.Series(lines, dtype=pl.String).str.contains(CANDIDATE_LINE)
+def mask_lines(lines: list[str], column: pl.Series) -> tuple[pl.Series, dict[int, tuple[str, int]]]:
+    """Mask the numbers in ``lines`` (in place) and in ``column`` (the same lines as a polars
+    column); per line number (1-based) masked, its original text and how many. A vectorised
+    pass finds the few lines that may hold one."""
     masked: dict[int, tuple[str, int]] = {}
-    for index in candidates.arg_true().to_list():
+    for index in column.str.contains(CANDIDATE_LINE).arg_true().to_list():
         text, count = mask_line(lines[index])
         if count:
             masked[index + 1] = (lines[index], count)
             lines[index] = text
-    return masked
+    if masked:
+        at = [line - 1 for line in masked]
+        column = column.scatter(at, [lines[index] for index in at])
+    return column, masked
 
 
 def mask_line(line: str) -> tuple[str, int]:

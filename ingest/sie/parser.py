@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from ingest.sie.checksum import ChecksumMixin
 from ingest.sie.decoding import split_lines
@@ -40,10 +41,10 @@ class Parser(RowsMixin, ChecksumMixin, TablesMixin):
         (:meth:`_place_rows`)."""
         error = self.error
         lines, self.line_end = split_lines(text)
-        self.masked = mask_lines(lines)
+        column, self.masked = mask_lines(lines, pl.Series(lines, dtype=pl.String))
         if CONTROL.search(text) is not None:
             self._control_characters(lines)
-        bulk = self._bulk_rows(lines)
+        bulk = self._bulk_rows(column)
         self.bulk_crc = self._unmasked(bulk.select("source_line", "crc"))
         is_bulk = np.zeros(len(lines) + 1, dtype=bool)
         is_bulk[bulk["source_line"].to_numpy()] = True

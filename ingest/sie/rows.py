@@ -21,14 +21,14 @@ class RowsMixin(LedgerState):
     """The voucher rows: read in bulk, placed in their vouchers, #RTRANS twins, row numbers;
     the object lists they refer to."""
 
-    def _bulk_rows(self, lines: list[str]) -> pl.DataFrame:
+    def _bulk_rows(self, lines: pl.Series) -> pl.DataFrame:
         """The voucher rows whose line the row pattern reads whole, split into their fields
         in one vectorised pass (polars, Rust regex): line, label (upper case), kind, account,
         object_list (index, null when malformed), object_rule/object_expected (why),
         amount, transaction_date, transaction_text, quantity, sign, and ``crc`` (what the
         row adds to the #KSUMMA checksum)."""
         heads = (
-            pl.DataFrame({"text": pl.Series(lines, dtype=pl.String)})
+            pl.DataFrame({"text": lines})
             .with_row_index("line", offset=1)
             .lazy()
             .select("line", pl.col("text").str.strip_chars(" \t\r").str.splitn(" ", 2).alias("p"))
