@@ -10,7 +10,7 @@ import pytest
 from csv_lines import edited, fields
 from ingest import contract_followup as cf
 from ingest.pii import RULE_PERSONNUMMER
-from ingest.validation import MAX_ERRORS_PER_RULE, ReadResult, ValidationError
+from ingest.validation import FORMULA_RULE, MAX_ERRORS_PER_RULE, ReadResult, ValidationError
 from sample_data.providers import generate
 
 FOLLOWUP = "contract_followup_2022.csv"
@@ -417,3 +417,27 @@ def test_many_errors_of_one_rule_are_capped(tmp_path: Path, plans: list[str]):
         *[(f"line {n}, column status", "unknown status") for n in bad[:MAX_ERRORS_PER_RULE]],
         ("file", f"unknown status — {len(bad) - MAX_ERRORS_PER_RULE} more not listed"),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Text a spreadsheet would run as a formula (both files)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["=cmd|' /C calc'!A0", "@SUM(1)", " +SUM(1)"])
+def test_plans_formula_in_a_comment(tmp_path: Path, plans: list[str], text: str):
+    broken = edited(plans, 5, comment=text)
+    assert errors_of(write(tmp_path, broken, PLANS)) == [("line 5, column comment", FORMULA_RULE)]
+
+
+def test_followup_formula_in_a_remark(tmp_path: Path, followup: list[str]):
+    partly = line_of(followup, "delvis godkänd")
+    broken = edited(followup, partly, remark='=HYPERLINK("http://x")')
+    assert errors_of(write(tmp_path, broken, FOLLOWUP)) == [
+        (f"line {partly}, column remark", FORMULA_RULE)
+    ]
+
+
+def test_text_beginning_with_a_dash_is_no_formula(tmp_path: Path, plans: list[str]):
+    result = cf.read_plans(
+        write(tmp_path, edited(plans, 5, comment="-x, - inget att tillägga"), PLANS)
+    )
+    assert result.ok and result.scanned

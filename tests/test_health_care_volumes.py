@@ -10,9 +10,9 @@ import pytest
 from csv_lines import edited
 from ingest import health_care_volumes as hcv
 from ingest.landing import FileStore, load_family
-from ingest.pii import RULE_PERSONNUMMER
+from ingest.pii import RULE_PERSONNUMMER, RULE_WITHOUT_ZERO
 from ingest.registry import FAMILIES, family_for
-from ingest.validation import MAX_ERRORS_PER_RULE, ReadResult, ValidationError
+from ingest.validation import FORMULA_RULE, MAX_ERRORS_PER_RULE, ReadResult, ValidationError
 
 NAME = "health_care_volumes_2024.csv"
 TIOHUNDRA = "556796-6857"
@@ -346,3 +346,83 @@ def test_many_broken_rows_are_counted_after_the_limit(tmp_path: Path):
     assert result.errors[-1].rule == (
         f"visits is not a whole number ≥ 0 — {24 - MAX_ERRORS_PER_RULE} more not listed"
     )
+
+
+# ---------------------------------------- personal identity numbers anywhere in the file
+# (ingest.register_csv.scan_personnummer, shared by every register CSV and the visit logs)
+FORMS = [
+    "121212-1212",
+    "121212+1212",
+    "121212 1212",
+    "121212\u20131212",  # en dash
+    "121212\u20141212",  # em dash
+    "1212121212",
+    "19121212 1212",
+    "191212121212",
+    "701063-2391",  # samordningsnummer, 1970-10-03
+]
+BORN_2005_WITHOUT_ZERO = "501011233"  # 0501011233 as a number cell
+
+
+def assert_not_leaked(result: ReadResult, *numbers: str) -> None:
+    text = "\n".join(str(e) for e in result.errors)
+    for number in numbers:
+        digits = "".join(c for c in number if c.isdigit())
+        assert digits not in "".join(c for c in text if c.isdigit())
+
+
+def test_every_form_in_every_place_even_when_the_structure_is_broken(tmp_path: Path):
+    lines = [GOOD[0].replace("service", f"service {FORMS[0]}")]  # the header
+    lines += [f"2024,{m},{TIOHUNDRA},kund {number},1,1.00" for m, number in enumerate(FORMS, 1)]
+    lines.append(f"2024,12,{OMSORG},hemrehab,{BORN_2005_WITHOUT_ZERO},1.00")
+    lines.append(f"2024,12,{OMSORG},hemrehab,1,1.00,extra {FORMS[5]}")  # 7 fields
+    result = hcv.read(write(tmp_path, lines))
+    assert result.scanned and not result.tables
+    assert [(e.place, e.rule) for e in result.errors] == [
+        ("line 1, column service", RULE_PERSONNUMMER),
+        *[(f"line {n}, column service", RULE_PERSONNUMMER) for n in range(2, 2 + len(FORMS))],
+        (f"line {len(FORMS) + 2}, column visits", RULE_WITHOUT_ZERO),
+        (f"line {len(FORMS) + 3}, field 7", RULE_PERSONNUMMER),
+        ("line 1", "header is not the 6 columns (column names or order differ)"),
+    ]
+    assert all(e.personal_data for e in result.errors[:-1])
+    assert_not_leaked(result, *FORMS, BORN_2005_WITHOUT_ZERO)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-8-sig"])
+def test_a_file_in_another_encoding_is_scanned(tmp_path: Path, encoding: str):
+    path = tmp_path / NAME
+    text = "\n".join(edited(GOOD, 4, service=f"kund {FORMS[3]} i Rimbo")) + "\n"
+    path.write_bytes(text.encode(encoding))
+    result = hcv.read(path)
+    assert result.scanned
+    assert ("line 4, column service", RULE_PERSONNUMMER) in [
+        (e.place, e.rule) for e in result.errors
+    ]
+    assert_not_leaked(result, FORMS[3])
+
+
+def test_a_binary_file_is_not_scanned(tmp_path: Path):
+    path = tmp_path / NAME
+    path.write_bytes(("\n".join(GOOD) + "\n").encode() + bytes(range(256)))
+    result = hcv.read(path)
+    assert not result.ok and not result.scanned
+
+
+def test_a_valid_file_is_scanned(tmp_path: Path):
+    assert hcv.read(write(tmp_path, GOOD)).scanned
+
+
+def test_numbers_with_a_sign_are_no_formula(tmp_path: Path):
+    broken = edited(edited(GOOD, 2, visits="+5"), 3, visits="-5")
+    assert errors_of(write(tmp_path, broken)) == [
+        ("line 2, column visits", "visits is not a whole number ≥ 0"),
+        ("line 3, column visits", "visits is not a whole number ≥ 0"),
+    ]
+
+
+def test_a_formula_is_rejected(tmp_path: Path):
+    assert errors_of(write(tmp_path, edited(GOOD, 2, service="+SUM(1)"))) == [
+        ("line 2, column service", FORMULA_RULE),
+        ("line 2, column service", "unknown service"),
+    ]
