@@ -508,6 +508,8 @@ def _quarantine(
             "\nThe file holds personal data: it was not copied into quarantine. "
             "Correct it where it was sent from.\n"
         )
+    elif checked.result.masked_copy is not None:  # an SIE ledger: never its original
+        copy.write_bytes(checked.result.masked_copy)
     elif checked.result.scanned and checked.snapshot is not None:
         shutil.copyfile(checked.snapshot, copy)
     else:

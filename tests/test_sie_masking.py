@@ -6,11 +6,14 @@ import json
 import zlib
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from ingest import pii, sie
+from ingest.landing import FileStore, load_family, sha256_of
 from ingest.pii import MASK
+from ingest.registry import FAMILIES
 
 # Skatteverket's test person (1912-12-12) and a samordningsnummer (1970-10-03 + 60), written
 # in every form the detector knows.
@@ -214,3 +217,36 @@ def test_a_file_that_does_not_decode_is_not_scanned(tmp_path: Path):
     path.write_bytes("#FLAGGA 0\n#FNAMN 19121212-1212\n".encode("utf-16"))
     result = sie.read(path)
     assert not result.ok and not result.scanned and result.masked_copy is None
+
+
+def test_landing_keeps_only_masked_copies(tmp_path: Path):
+    """The archive keeps an accepted ledger's masked copy (the load log: the original's
+    sha256, how many and where), quarantine a rejected one's; no file holds the number."""
+    number = "19121212-1212"
+    store = FileStore(
+        landing_dir=tmp_path / "landing",
+        archive_dir=tmp_path / "archive",
+        quarantine_dir=tmp_path / "quarantine",
+    )
+    folder = store.landing_dir / "sie"
+    folder.mkdir(parents=True)
+    good = folder / "kson_2023.se"
+    good.write_bytes(("\n".join(ledger(number)) + "\n").encode("utf-8"))
+    bad = folder / "kson_2022.se"
+    bad.write_bytes(("\n".join(ledger(number)[:-1]) + "\n").encode("utf-8"))  # cut short
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as con:
+        outcome = load_family(con, FAMILIES["sie"], store)
+        assert [path for path, _ in outcome.accepted] == ["sie/kson_2023.se"]
+        assert [path for path, _ in outcome.quarantined] == ["sie/kson_2022.se"]
+        [(sha, count, places, archive)] = con.execute(
+            "SELECT sha256, masked_count, masked_places, archive_path FROM raw.load_log"
+        ).fetchall()
+    assert sha == sha256_of(good)
+    assert count == 17 and places[:3] == ["line 3", "line 5", "line 6"]
+    kept = (store.archive_dir / archive).read_bytes()
+    assert kept == good.read_bytes().replace(number.encode(), MASK.encode())
+    [copy] = [p for p in (store.quarantine_dir / "sie").iterdir() if p.suffix == ".se"]
+    assert MASK.encode() in copy.read_bytes()
+    for path in [*store.archive_dir.rglob("*"), *store.quarantine_dir.rglob("*")]:
+        if path.is_file():
+            assert not pii.contains_personnummer(path.read_bytes().decode("utf-8")), path
