@@ -5,6 +5,10 @@ One landing file holds one API response, saved as it came: a data response
 KPI metadata response (``/v3/kpi/{ids}``). v2 responses (``next_page`` instead of ``next_url``)
 read the same way. A paged answer is several files, one per page. See
 ``docs/contracts/kolada.md`` for the contract and the rules checked here.
+
+Every key and string of the document, and every integer written with 9, 10 or 12 digits, is
+checked for personal identity numbers first (:mod:`ingest.pii`): Kolada publishes aggregates,
+so one is never expected; the file is rejected and its place named by its JSON path.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from typing import Any
 import polars as pl
 
 from ingest import reference
-from ingest.validation import Bound, ErrorCollector, ReadResult, ValidationError
+from ingest.pii import (
+    RULE_PERSONNUMMER,
+    RULE_WITHOUT_ZERO,
+    contains_personnummer,
+    is_personnummer,
+    is_personnummer_without_leading_zero,
+)
+from ingest.validation import Bound, ErrorCollector, ReadResult
 
 SOURCE = "kolada"
 
@@ -55,6 +66,10 @@ TABLE_SCHEMAS = {VALUES_TABLE: VALUES_SCHEMA, KPIS_TABLE: KPIS_SCHEMA}
 KPI_ID = re.compile(r"^[A-Z]\d{5}$")
 MUNICIPALITY_ID = re.compile(r"^(\d{4}|G\d+)$")
 GENDERS = {"T", "K", "M"}
+# A key shown in a JSON path as it is; any other (it could hold personal data) is shown by its
+# position in its object, e.g. ``values[0].<key 3>``.
+PLAIN_KEY = re.compile(r"[A-Za-z_]{1,64}")
+EXPECTED_PII = "no personal identity numbers (Kolada publishes aggregates only)"
 
 # Plausible ranges (docs/contracts/kolada.md, "Bounds"): the survey's shares and respondents,
 # any other KPI's value (SEK, per inhabitant, …), and count (a group's members).
@@ -74,34 +89,36 @@ def accepts(path: Path) -> bool:
 
 
 def read(path: Path) -> ReadResult:
-    """Parse and validate one Kolada response file."""
-    name = path.name
+    """Parse and validate one Kolada response file. It counts as scanned for personal
+    identity numbers once it parses as JSON."""
+    errors = ErrorCollector(Path(path).name)
     try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
+        document = json.loads(Path(path).read_bytes().decode("utf-8"))
     except UnicodeDecodeError as error:
-        return _reject(name, f"byte {error.start}", "file is not UTF-8", "UTF-8 JSON")
+        errors.add(f"byte {error.start}", "file is not UTF-8", "UTF-8 JSON")
     except json.JSONDecodeError as error:
-        return _reject(
-            name, f"line {error.lineno}, column {error.colno}", f"not valid JSON: {error.msg}"
-        )
+        errors.add(f"line {error.lineno}, column {error.colno}", f"not valid JSON: {error.msg}")
     except ValueError:  # Python refuses integers of more than 4300 digits
-        return _reject(name, "file", "a number too long to read", "numbers of at most 4300 digits")
+        errors.add("file", "a number too long to read", "numbers of at most 4300 digits")
     except RecursionError:
-        return _reject(
-            name, "file", "JSON nested too deeply to read", "a Kolada response (4 levels deep)"
-        )
+        errors.add("file", "JSON nested too deeply to read", "a Kolada response (4 levels deep)")
+    if errors:
+        return ReadResult(errors=errors.finish())
+    _scan(document, errors)
+    if errors:
+        return ReadResult(errors=errors.finish(), scanned=True)
     if not isinstance(document, dict) or not isinstance(document.get("values"), list):
-        return _reject(name, "$", "no 'values' list at the top level", '{"values": [...]}')
+        errors.add("$", "no 'values' list at the top level", '{"values": [...]}')
+        return ReadResult(errors=errors.finish(), scanned=True)
 
     rows = document["values"]
-    result = ReadResult()
+    result = ReadResult(scanned=True)
     next_page = document.get("next_url", document.get("next_page"))
     if next_page and isinstance(next_page, str):
         result.notes.append(f"paged response: the next page is {next_page}")
     if not rows:
         result.tables[VALUES_TABLE] = pl.DataFrame(schema=VALUES_SCHEMA)
         return result
-    errors = ErrorCollector(name)
     if all(isinstance(row, dict) and "id" in row and "kpi" not in row for row in rows):
         table, schema, out = KPIS_TABLE, KPIS_SCHEMA, _read_kpis(rows, errors)
     else:
@@ -113,8 +130,40 @@ def read(path: Path) -> ReadResult:
     return result
 
 
-def _reject(name: str, place: str, rule: str, expected: str | None = None) -> ReadResult:
-    return ReadResult(errors=[ValidationError(name, place, rule, expected)])
+def _scan(document: Any, errors: ErrorCollector) -> None:
+    """Check every key and string of ``document``, and every integer written with 9, 10 or 12
+    digits, for personal identity numbers, in document order. A 9-digit text or integer is one
+    whose leading zero was dropped, except an integer under the key ``value`` (a KPI's figure
+    can be of any size)."""
+    # (path, the key it is under or None, the node)
+    stack: list[tuple[str, str | None, Any]] = [("$", None, document)]
+    while stack:  # not recursive: the parser allows deeper documents than a recursion would
+        at, key, node = stack.pop()
+        if key is not None:
+            _check_text(key, at, errors)
+        if isinstance(node, dict):
+            children = []
+            for n, (inner, value) in enumerate(node.items(), 1):
+                name = inner if PLAIN_KEY.fullmatch(inner) else f"<key {n}>"
+                children.append((name if at == "$" else f"{at}.{name}", inner, value))
+            stack += reversed(children)
+        elif isinstance(node, list):
+            stack += reversed([(f"{at}[{i}]", None, item) for i, item in enumerate(node)])
+        elif isinstance(node, str):
+            _check_text(node, at, errors)
+        elif _is_int(node):
+            digits = str(node)
+            if is_personnummer(digits):
+                errors.add(at, RULE_PERSONNUMMER, EXPECTED_PII)
+            elif not at.endswith(".value") and is_personnummer_without_leading_zero(digits):
+                errors.add(at, RULE_WITHOUT_ZERO, EXPECTED_PII)
+
+
+def _check_text(text: str, at: str, errors: ErrorCollector) -> None:
+    if contains_personnummer(text):
+        errors.add(at, RULE_PERSONNUMMER, EXPECTED_PII)
+    elif is_personnummer_without_leading_zero(text):
+        errors.add(at, RULE_WITHOUT_ZERO, EXPECTED_PII)
 
 
 def _is_int(value: Any) -> bool:

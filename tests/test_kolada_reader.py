@@ -5,6 +5,7 @@ import pytest
 
 from conftest import SAMPLE_DIR
 from ingest import kolada
+from ingest.pii import RULE_PERSONNUMMER, RULE_WITHOUT_ZERO
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +222,76 @@ def test_values_of_the_wrong_type_anywhere_are_rejected_not_raised(tmp_path, cha
     result = kolada.read(write(tmp_path, document))
     assert not result.ok and result.tables == {}
     assert all(error.place.startswith("values[0]") for error in result.errors)
+
+
+# ------------------------------------------------------------------------------ personal data
+FORMS = [
+    "121212-1212",
+    "121212+1212",
+    "121212 1212",
+    "121212\u20131212",  # en dash
+    "121212\u20141212",  # em dash
+    "1212121212",
+    "19121212-1212",
+    "191212121212",
+    "701063-2391",  # samordningsnummer, 1970-10-03
+]
+BORN_2005_WITHOUT_ZERO = 501011233  # 0501011233 as a number
+
+
+def personal(result: kolada.ReadResult) -> list[tuple[str, str]]:
+    assert not result.ok and result.tables == {} and result.scanned
+    assert all(e.personal_data for e in result.errors)
+    digits = "".join(c for c in "\n".join(map(str, result.errors)) if c.isdigit())
+    for number in [*FORMS, str(BORN_2005_WITHOUT_ZERO)]:
+        assert "".join(c for c in number if c.isdigit()) not in digits
+    return [(e.place, e.rule) for e in result.errors]
+
+
+def test_every_form_in_every_string_key_and_number(tmp_path):
+    document = {
+        "values": [
+            entry(status=f"kund {FORMS[0]}"),
+            entry(gender=FORMS[1]),
+            {**entry(), "ou": FORMS[2], "municipality": None},
+            {**entry(), "kpi": f"U21468 {FORMS[3]}"},
+            {**entry(), "note": {"deeper": [f"x{FORMS[4]}"]}},
+            {**entry(), f"key {FORMS[5]}": 1, "id12": 1},
+            entry(count=int(FORMS[7])),
+            entry(count=BORN_2005_WITHOUT_ZERO),
+            entry(value=BORN_2005_WITHOUT_ZERO),  # a KPI's figure may have 9 digits
+            entry(status=str(BORN_2005_WITHOUT_ZERO)),
+        ],
+        "next_url": f"https://api.kolada.se/v3/data?user={FORMS[6]}",
+        FORMS[8]: "x",
+    }
+    assert personal(kolada.read(write(tmp_path, document))) == [
+        ("values[0].values[0].status", RULE_PERSONNUMMER),
+        ("values[1].values[0].gender", RULE_PERSONNUMMER),
+        ("values[2].ou", RULE_PERSONNUMMER),
+        ("values[3].kpi", RULE_PERSONNUMMER),
+        ("values[4].note.deeper[0]", RULE_PERSONNUMMER),
+        ("values[5].<key 5>", RULE_PERSONNUMMER),
+        ("values[6].values[0].count", RULE_PERSONNUMMER),
+        ("values[7].values[0].count", RULE_WITHOUT_ZERO),
+        ("values[9].values[0].status", RULE_WITHOUT_ZERO),
+        ("next_url", RULE_PERSONNUMMER),
+        ("<key 3>", RULE_PERSONNUMMER),
+    ]
+
+
+def test_a_document_of_another_shape_is_scanned_too(tmp_path):
+    result = kolada.read(write(tmp_path, [{"title": f"brukare {FORMS[0]}"}]))
+    assert personal(result) == [("$[0].title", RULE_PERSONNUMMER)]
+
+
+def test_a_paged_response_holding_a_number_notes_nothing(tmp_path):
+    document = {"values": [], "next_url": f"https://x/?q={FORMS[0]}"}
+    result = kolada.read(write(tmp_path, document))
+    assert personal(result) == [("next_url", RULE_PERSONNUMMER)] and result.notes == []
+
+
+def test_a_file_that_does_not_parse_is_not_scanned(tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_text('{"values": [', encoding="utf-8")
+    assert not kolada.read(path).scanned
