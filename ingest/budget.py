@@ -7,9 +7,10 @@ decimal comma, UTF-8 with or without BOM, or Windows-1252), one row per year × 
 monthly reports (``ingest.spreadsheet``), then validated with polars expressions against
 ``docs/contracts/budget.md``: the year, month, account (chart of accounts), activity (register
 of activities) and amount (SEK, at most 2 decimals, costs positive, income negative) of every
-row, the key unique, and no personal identity number anywhere. A file is accepted whole or not
-at all; every error names the place (sheet, row, column; or line, column) and the rule, never
-the offending value when it may be personal data.
+row, the key unique, no personal identity number anywhere in the file (``ingest.spreadsheet``)
+and no text that a spreadsheet would run as a formula. A file is accepted whole or not at all;
+every error names the place (sheet, row, column; or line, column) and the rule, never the
+offending value when it may be personal data.
 
 The budget in the SIE ledger (``#PBUDGET``) is read by ``ingest.sie``; the marts decide which
 budget they use. A file with a higher version replaces the lower one in the marts (dbt), both
@@ -19,7 +20,6 @@ stay in the raw layer.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -27,19 +27,24 @@ from pathlib import Path
 import polars as pl
 
 from ingest import reference
+from ingest.sheet_layout import (
+    Column,
+    Layout,
+    Plan,
+    check_rows,
+    empty_rows,
+    find_table,
+    open_table,
+    table_rows,
+)
 from ingest.spreadsheet import (
+    Family,
     Grid,
-    add_cell_errors,
     close_to_whole,
     csv_head,
     first_rule,
     header_key,
-    load_csv,
-    load_xlsx,
-    mask,
-    note_ignored,
     number,
-    scan_personnummer,
 )
 from ingest.validation import Bound, ErrorCollector, ReadResult
 
@@ -61,6 +66,12 @@ SCHEMA = pl.Schema(
 TABLE_SCHEMAS = {TABLE: SCHEMA}
 
 SHEET = "Budget"
+FAMILY = Family(
+    sheet=SHEET,
+    content="the budget",
+    filled="the budget table",
+    no_personal_data="no personal identity numbers: the budget holds no personal data",
+)
 FILE_NAME = re.compile(r"^budget_(\d{4})(?:_v([2-9]|[1-9]\d+))?\.(?i:xlsx|csv)$")
 FILE_NAME_FORM = (
     "budget_<YYYY>[_v<N>].xlsx or .csv, N ≥ 2, e.g. budget_2024.xlsx or budget_2024_v2.csv"
@@ -77,27 +88,19 @@ TOTAL = Bound(0, 10**13, "SEK, the sum of |Belopp| over all lines")
 CENTS_TOLERANCE = 1e-13
 
 
-@dataclass(frozen=True)
-class _Column:
-    label: str  # the Swedish header
-    field: str  # the raw table's column
-    kind: str  # "year", "month", "account", "text", "activity" or "amount"
-
-
-COLUMNS: tuple[_Column, ...] = (
-    _Column("År", "year", "year"),
-    _Column("Månad", "month", "month"),
-    _Column("Konto", "account", "account"),
-    _Column("Ansvar", "responsibility", "text"),
-    _Column("Verksamhet", "activity", "activity"),
-    _Column("Belopp", "amount", "amount"),
+# Kinds: "year", "month", "account", "text", "activity" or "amount". An amount may have 9
+# digits, so it is not checked for a personal identity number without its leading zero.
+COLUMNS: tuple[Column, ...] = (
+    Column("År", "year", "year"),
+    Column("Månad", "month", "month"),
+    Column("Konto", "account", "account"),
+    Column("Ansvar", "responsibility", "text"),
+    Column("Verksamhet", "activity", "activity"),
+    Column("Belopp", "amount", "amount", nine_digits=True),
 )
-COLUMN_BY_KEY = {header_key(c.label): c for c in COLUMNS}
 COLUMN_BY_FIELD = {c.field: c for c in COLUMNS}
 KEY = ("year", "month", "account", "responsibility", "activity")
 
-RULE_PII = "personal identity number (personnummer) in a cell — remove it; the file is rejected"
-EXPECTED_PII = "no personal identity numbers: the budget holds no personal data"
 RULE_EMPTY = "empty cell in a required column"
 RULE_NOT_NUMBER = "not a number"
 RULE_NOT_WHOLE = "not a whole number"
@@ -137,108 +140,44 @@ def read(path: Path) -> ReadResult:
     Returns the budget lines as table ``budget_lines``, or only the errors (all of them, at
     most ``MAX_ERRORS_PER_RULE`` listed per rule) when any rule of the contract is broken.
     """
-    errors = ErrorCollector(path.name, RULE_PII)
+    errors = ErrorCollector(path.name)
     match = FILE_NAME.match(path.name)
     if match is None:
         errors.add("file name", "file name does not follow the naming rule", FILE_NAME_FORM)
     file_year = int(match.group(1)) if match else None
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        grid = load_xlsx(path, SHEET, errors, content="the budget", filled="the budget table")
-    elif suffix == ".csv":
-        grid = load_csv(path, errors, filled="the budget table")
-    else:  # the file name error above already says: .xlsx or .csv
-        grid = None
+    # Another suffix: the file name error above already says .xlsx or .csv.
+    grid, layout, scanned = open_table(path, FAMILY, _find_layout, errors)
     if grid is None:
-        return ReadResult(errors=errors.finish("file"))
-
-    hits = scan_personnummer(grid)
-    grid.cells = mask(grid.cells, hits)
-    if not grid.separated:
-        errors.add("line 1", "fields are not separated by ';'", "';' as the field separator")
-    layout = _find_layout(grid, errors) if grid.separated else _Layout()
-    for row, col in sorted(hits):
-        errors.add(grid.cell_place(row, col, layout.name_of(row, col)), RULE_PII, EXPECTED_PII)
-    if not grid.separated:
-        return ReadResult(errors=errors.finish(grid.where))
+        return ReadResult(errors=errors.finish("file"), scanned=scanned)
 
     notes: list[str] = []
-    table = _check_table(grid, layout, hits, file_year, errors, notes)
+    table = _check_table(grid, layout, file_year, errors, notes)
     if errors or table is None or file_year is None:
-        return ReadResult(errors=errors.finish(grid.where), notes=notes)
+        return ReadResult(errors=errors.finish(grid.where), notes=notes, scanned=scanned)
     version = int(match.group(2) or 1) if match else 1
     table = table.with_columns(pl.lit(version, pl.Int32).alias("budget_version"))
-    return ReadResult(tables={TABLE: table}, notes=notes)
+    return ReadResult(tables={TABLE: table}, notes=notes, scanned=scanned)
 
 
 # --------------------------------------------------------------------------------------------
 # Layout: table header, budget rows
 # --------------------------------------------------------------------------------------------
-@dataclass
-class _Layout:
-    table_header: int | None = None
-    rows: range = range(0)
-    columns: dict[int, _Column] = field(default_factory=dict)  # column index → known column
-
-    def name_of(self, row: int, col: int) -> str | None:
-        """The column name of a cell of the table, when it has one."""
-        in_table = row == self.table_header or row in self.rows
-        return self.columns[col].label if in_table and col in self.columns else None
-
-
-def _find_layout(grid: Grid, errors: ErrorCollector) -> _Layout:
+def _find_layout(grid: Grid, errors: ErrorCollector) -> Layout:
     """The table header is the first non-empty row (row 1 by the contract); the budget rows
     follow it up to the first empty row."""
-    empty = grid.cells.select(pl.all_horizontal(pl.col(grid.columns).is_null())).to_series()
+    empty = empty_rows(grid)
     filled = (~empty).arg_true()
-    layout = _Layout()
+    layout = Layout()
     if filled.is_empty():
         errors.add(grid.where, "no content", "the budget table")
         return layout
-    header = int(filled[0])
-    after = empty.slice(header + 1).arg_true()
-    stop = header + 1 + int(after[0]) if not after.is_empty() else grid.cells.height
-    layout.table_header, layout.rows = header, range(header + 1, stop)
-    line = grid.line(header)
-    seen: dict[str, int] = {}
-    for col, text in enumerate(grid.cells.row(header)[: len(grid.columns)]):
-        column = COLUMN_BY_KEY.get(header_key(text))
-        if column is None:
-            continue
-        if column.field in seen:
-            errors.add(
-                grid.column_place(line, col, column.label),
-                "column appears twice in the table header",
-                f"each of the {len(COLUMNS)} columns once",
-            )
-            continue
-        seen[column.field] = col
-        layout.columns[col] = column
-    for column in COLUMNS:
-        if column.field not in seen:
-            errors.add(
-                grid.row_place(line, "table header"),
-                f"missing column {column.label}",
-                f"a column headed '{column.label}'",
-            )
+    find_table(grid, layout, int(filled[0]), empty, COLUMNS, errors)
     return layout
 
 
 # --------------------------------------------------------------------------------------------
 # Table
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Plan:
-    """The polars expressions that check the budget rows: ``stages`` add helper columns in
-    turn (parsed numbers, values, rules, valid values), ``rules`` give per field (and
-    ``__key`` for the row) the first rule broken as a struct (rule, expected), ``values`` the
-    raw table's columns."""
-
-    stages: tuple[tuple[pl.Expr, ...], ...]
-    rules: tuple[pl.Expr, ...]
-    values: tuple[pl.Expr, ...]
-
-
 def _amount_cases(cell: pl.Expr, empty: pl.Expr) -> tuple[list, pl.Expr]:
     """Rules and value (in öre, Int64) of an amount: plain text with at most two decimals is
     parsed exactly; anything else numeric (Excel's float text, exponents) as a float."""
@@ -266,9 +205,11 @@ def _amount_cases(cell: pl.Expr, empty: pl.Expr) -> tuple[list, pl.Expr]:
 
 
 @cache
-def _plan(fields: tuple[str, ...], file_year: int | None, is_xlsx: bool) -> _Plan:
+def _plan(fields: tuple[str, ...], file_year: int | None, is_xlsx: bool) -> Plan:
     """The rules for a table with columns ``fields`` (all of them unless some are missing);
-    ``file_year`` is the file name's year (None when the name is wrong). Cached per shape."""
+    ``file_year`` is the file name's year (None when the name is wrong). Cached per shape.
+    Stages: parsed numbers, values, rules, valid values; ``__key``: the row's duplicate
+    rule."""
     present = [COLUMN_BY_FIELD[name] for name in fields]
     stages: list[pl.Expr] = []
     for column in present:
@@ -293,8 +234,8 @@ def _plan(fields: tuple[str, ...], file_year: int | None, is_xlsx: bool) -> _Pla
     problems: dict[str, list[tuple[pl.Expr, str, str | pl.Expr]]] = {}
     for column in present:
         cell = pl.col(column.field)
-        # A cell emptied because it held a personal identity number is reported as such only.
-        empty = cell.is_null() & ~pl.col(f"__pii_{column.field}")
+        # A cell emptied because it was found before (``screen``) is reported as such only.
+        empty = cell.is_null() & ~pl.col(f"__found_{column.field}")
         cases: list[tuple[pl.Expr, str, str | pl.Expr]] = []
         if column.kind in ("year", "month"):
             num = pl.col(f"__num_{column.field}")
@@ -364,7 +305,7 @@ def _plan(fields: tuple[str, ...], file_year: int | None, is_xlsx: bool) -> _Pla
             return (valid.cast(pl.Decimal(38, 0)) * Decimal("0.01")).cast(SCHEMA[name])
         return valid.cast(SCHEMA[name])
 
-    return _Plan(
+    return Plan(
         stages=(tuple(stages), *stages_after),
         rules=tuple(checks),
         values=tuple(final(name).alias(name) for name in parsed),
@@ -373,8 +314,7 @@ def _plan(fields: tuple[str, ...], file_year: int | None, is_xlsx: bool) -> _Pla
 
 def _check_table(
     grid: Grid,
-    layout: _Layout,
-    hits: set[tuple[int, int]],
+    layout: Layout,
     file_year: int | None,
     errors: ErrorCollector,
     notes: list[str],
@@ -382,41 +322,17 @@ def _check_table(
     """The rules over the budget rows, vectorised: per cell the first rule it breaks, per row
     whether its key came earlier. Returns the rows in raw-table form when the file has no
     error."""
-    if layout.table_header is None:
-        return None
-    start, stop = layout.rows.start, layout.rows.stop
-    if stop == start:
-        errors.add(
-            grid.row_place(grid.line(layout.table_header), "table header"),
-            "no budget lines under the table header",
-            "one row per year, month, account, responsibility and activity",
-        )
-        return None
-    note_ignored(grid, layout.table_header, layout.columns, stop, notes)
-
-    col_of = {column.field: col for col, column in layout.columns.items()}
-    present = [column for column in COLUMNS if column.field in col_of]
-    rows = grid.cells.slice(start, stop - start).select(
-        *[pl.col(f"c{col_of[c.field]}").alias(c.field) for c in present],
-        *[
-            pl.int_range(pl.len())
-            .is_in([row - start for row, col in hits if col == col_of[c.field]])
-            .alias(f"__pii_{c.field}")
-            for c in present
-        ],
-        pl.col("__line"),
+    no_rows = (
+        "no budget lines under the table header",
+        "one row per year, month, account, responsibility and activity",
     )
-    plan = _plan(tuple(c.field for c in present), file_year, grid.is_xlsx)
-    for stage in plan.stages:
-        rows = rows.with_columns(stage)
-    add_cell_errors(
-        grid,
-        rows.select("__line", *plan.rules),
-        col_of,
-        {c.field: c.label for c in COLUMNS},
-        errors,
-    )
-    if errors or len(present) < len(COLUMNS):
+    rows = table_rows(grid, layout, COLUMNS, errors, notes, no_rows)
+    if rows is None:
+        return None
+    fields = tuple(c.field for c in COLUMNS if c.field in rows.columns)
+    plan = _plan(fields, file_year, grid.is_xlsx)
+    rows = check_rows(grid, layout, rows, plan, errors)
+    if errors or len(fields) < len(COLUMNS):
         return None
     total = rows.select(pl.col("__valid_amount").abs().cast(pl.Float64).sum()).item() / 100
     if not TOTAL.holds(total):

@@ -4,15 +4,17 @@ One landing file is one provider × contract area × month: an ``.xlsx`` filled 
 template (sheet ``Rapport``) or a CSV exported from Swedish Excel (``;``, decimal comma, UTF-8
 with or without BOM, or Windows-1252). Both are read into the same grid of text cells (row =
 sheet row or CSV line, column = sheet column or field), then validated with polars expressions
-against ``docs/contracts/provider_monthly_report.md``. A file is accepted whole or not at all;
-every error names the file, the place (sheet, row, column in the provider's terms) and the rule,
-never the offending value when it may be personal data.
+against ``docs/contracts/provider_monthly_report.md``, after the whole file was scanned for
+personal identity numbers (``ingest.spreadsheet``) and the cells read for text that a
+spreadsheet would run as a formula (``ingest.sheet_layout``). A file is accepted whole or not
+at all; every error names the file, the place (sheet, row, column in the provider's terms) and
+the rule, never the offending value when it may be personal data.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -21,19 +23,24 @@ import polars as pl
 from stdnum.se import orgnr as stdnum_orgnr
 
 from ingest import reference
+from ingest.sheet_layout import (
+    Column,
+    Layout,
+    Plan,
+    check_rows,
+    empty_rows,
+    find_table,
+    open_table,
+    table_rows,
+)
 from ingest.spreadsheet import (
+    Family,
     Grid,
-    add_cell_errors,
     close_to_whole,
     csv_head,
     first_rule,
     header_key,
-    load_csv,
-    load_xlsx,
-    mask,
-    note_ignored,
     number,
-    scan_personnummer,
 )
 from ingest.validation import MAX_ERRORS_PER_RULE as MAX_ERRORS_PER_RULE  # the cap on listed errors
 from ingest.validation import Bound, ErrorCollector, ReadResult
@@ -65,6 +72,12 @@ SCHEMA = pl.Schema(
 TABLE_SCHEMAS = {TABLE: SCHEMA}
 
 SHEET = "Rapport"
+FAMILY = Family(
+    sheet=SHEET,
+    content="the report",
+    filled="the filled-in template",
+    no_personal_data="no personal identity numbers: the report holds aggregates only",
+)
 HOME_CARE_AREA = "HTJ"
 PERFORMED_FACTOR_NUM, PERFORMED_FACTOR_DEN = 3, 2  # performed ≤ 1.5 × granted
 
@@ -89,12 +102,11 @@ HEADER_FIELDS: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True)
-class _Column:
-    label: str  # the Swedish header, as in the template
-    field: str
-    kind: str  # "unit_id", "text", "int", "hours" or "continuity"
+class _Column(Column):
+    """A column of the template; kind: "unit_id", "text", "int", "hours" or "continuity".
+    No 9-digit number belongs in any of them."""
+
     home_care_only: bool = False
-    bound: Bound | None = None  # the plausible range of a numeric column
 
 
 # Plausible ranges per unit and month (docs/contracts/provider_monthly_report.md, "Bounds").
@@ -123,7 +135,6 @@ COLUMNS: tuple[_Column, ...] = (
     _Column("Avvikelser övriga", "incidents_other", "int", bound=INCIDENTS),
     _Column("Ej verkställda beslut", "unexecuted_decisions", "int", bound=INCIDENTS),
 )
-COLUMN_BY_KEY = {" ".join(c.label.split()).casefold(): c for c in COLUMNS}
 COLUMN_BY_FIELD = {c.field: c for c in COLUMNS}
 UNIT_ID_KEY = "enhets-id"
 
@@ -134,8 +145,6 @@ EXPECTED = {
     "continuity": "a number ≥ 0 with at most 2 decimals",
 }
 
-RULE_PII = "personal identity number (personnummer) in a cell — remove it; the file is rejected"
-EXPECTED_PII = "no personal identity numbers: the report holds aggregates only"
 RULE_EMPTY = "empty cell in a required column"
 RULE_NOT_NUMBER = "not a number"
 RULE_NEGATIVE = "negative number"
@@ -172,37 +181,22 @@ def read(path: Path, today: date | None = None) -> ReadResult:
     most ``MAX_ERRORS_PER_RULE`` listed per rule) when any rule of the contract is broken.
     """
     today = today or date.today()
-    errors = ErrorCollector(path.name, RULE_PII)
+    errors = ErrorCollector(path.name)
     named = _check_file_name(path.name, errors)
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        grid = load_xlsx(path, SHEET, errors, content="the report")
-    elif suffix == ".csv":
-        grid = load_csv(path, errors)
-    else:
+    if path.suffix.lower() not in (".xlsx", ".csv"):
         errors.add("file name", "not an .xlsx or .csv file", FILE_NAME_FORM)
-        grid = None
+    grid, layout, scanned = open_table(path, FAMILY, _find_layout, errors)
     if grid is None:
-        return ReadResult(errors=errors.finish("file"))
+        return ReadResult(errors=errors.finish("file"), scanned=scanned)
 
-    result = ReadResult()
-    hits = scan_personnummer(grid)
-    grid.cells = mask(grid.cells, hits)
-    if not grid.separated:
-        errors.add("line 1", "fields are not separated by ';'", "';' as the field separator")
-    layout = _find_layout(grid, errors) if grid.separated else _Layout()
-    for row, col in sorted(hits):
-        errors.add(grid.cell_place(row, col, layout.name_of(row, col)), RULE_PII, EXPECTED_PII)
-    if not grid.separated:
-        return ReadResult(errors=errors.finish(grid.where))
-
-    header = _check_header(grid, layout, hits, errors, today)
+    result = ReadResult(scanned=scanned)
+    header = _check_header(grid, layout, errors, today)
     if named is not None:
         _check_name_agrees(named, header, errors)
-    table = _check_table(grid, layout, hits, header, errors, result.notes)
+    table = _check_table(grid, layout, header, errors, result.notes)
 
     if errors or table is None or named is None:
-        return ReadResult(errors=errors.finish(grid.where), notes=result.notes)
+        return ReadResult(errors=errors.finish(grid.where), notes=result.notes, scanned=scanned)
     result.tables[TABLE] = table.select(
         pl.lit(header.org_nr, pl.String).alias("org_nr"),
         pl.lit(header.provider_name, pl.String).alias("provider_name"),
@@ -238,35 +232,17 @@ def _check_file_name(name: str, errors: ErrorCollector) -> _Named | None:
 # --------------------------------------------------------------------------------------------
 # Layout: header block, table header, unit rows
 # --------------------------------------------------------------------------------------------
-@dataclass
-class _Layout:
-    header_rows: range = range(0)
-    labels: dict[int, str] = field(default_factory=dict)  # header row → known label
-    table_header: int | None = None
-    unit_rows: range = range(0)
-    columns: dict[int, _Column] = field(default_factory=dict)  # column index → known column
-
-    def name_of(self, row: int, col: int) -> str | None:
-        """The header-field or column name of a cell, when it has one."""
-        if row in self.header_rows:
-            return self.labels.get(row) if col == 1 else None
-        in_table = row == self.table_header or row in self.unit_rows
-        return self.columns[col].label if in_table and col in self.columns else None
-
-
-def _find_layout(grid: Grid, errors: ErrorCollector) -> _Layout:
+def _find_layout(grid: Grid, errors: ErrorCollector) -> Layout:
     """Rows: [empty rows] header block, empty row(s), table header, unit rows, empty row."""
-    cells = grid.cells.select(grid.columns)
-    flags = cells.select(
-        pl.all_horizontal(pl.all().is_null()).alias("empty"),
-        pl.any_horizontal(pl.all().str.to_lowercase() == UNIT_ID_KEY)
+    empty_series = empty_rows(grid)
+    looks_like_table_header = grid.cells.select(
+        pl.any_horizontal(pl.col(grid.columns).str.to_lowercase() == UNIT_ID_KEY)
         .fill_null(False)
-        .alias("table_header"),
-    )
-    empty = flags["empty"].to_list()
-    looks_like_table_header = flags["table_header"].to_list()
+        .alias("table_header")
+    )["table_header"].to_list()
+    empty = empty_series.to_list()
     n = len(empty)
-    layout = _Layout()
+    layout = Layout()
     start = next((i for i in range(n) if not empty[i]), n)
     if start == n:
         errors.add(grid.where, "no content", "the filled-in template")
@@ -287,31 +263,7 @@ def _find_layout(grid: Grid, errors: ErrorCollector) -> _Layout:
             "a row with the column headers (Enhets-id, Enhetsnamn, …) after an empty row",
         )
         return layout
-    layout.table_header = table_header
-    stop = next((i for i in range(table_header + 1, n) if empty[i]), n)
-    layout.unit_rows = range(table_header + 1, stop)
-    line = grid.line(table_header)
-    seen: dict[str, int] = {}
-    for col, text in enumerate(grid.cells.row(table_header)[: len(grid.columns)]):
-        column = COLUMN_BY_KEY.get(header_key(text))
-        if column is None:
-            continue
-        if column.field in seen:
-            errors.add(
-                grid.column_place(line, col, column.label),
-                "column appears twice in the table header",
-                "each of the 11 columns once",
-            )
-            continue
-        seen[column.field] = col
-        layout.columns[col] = column
-    for column in COLUMNS:
-        if column.field not in seen:
-            errors.add(
-                grid.row_place(line, "table header"),
-                f"missing column {column.label}",
-                f"a column headed '{column.label}'",
-            )
+    find_table(grid, layout, table_header, empty_series, COLUMNS, errors)
     return layout
 
 
@@ -328,9 +280,7 @@ class _Header:
     period: str | None = None  # YYYY-MM, valid month
 
 
-def _check_header(
-    grid: Grid, layout: _Layout, hits: set[tuple[int, int]], errors: ErrorCollector, today: date
-) -> _Header:
+def _check_header(grid: Grid, layout: Layout, errors: ErrorCollector, today: date) -> _Header:
     header = _Header()
     found: dict[str, tuple[int, str | None]] = {}  # field → (row, value)
     for row in layout.header_rows:
@@ -343,8 +293,8 @@ def _check_header(
             errors.add(place, "header field appears twice", "each header field once")
             continue
         found[field_name] = (row, grid.cells["c1"][row])
-        if (row, 1) in hits:
-            continue  # reported as a personal identity number; nothing else to say
+        if (row, 1) in grid.found:
+            continue  # reported already (a personal identity number, …); nothing else to say
         if grid.cells["c1"][row] is None:
             errors.add(place, "header field is empty", "its value in column B")
     for field_name, label in HEADER_FIELDS.values():
@@ -468,21 +418,11 @@ def _check_name_agrees(named: _Named, header: _Header, errors: ErrorCollector) -
 # --------------------------------------------------------------------------------------------
 # Table
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Plan:
-    """The polars expressions that check the unit rows: ``stages`` add helper columns in turn
-    (parsed numbers, their flags, their values), ``rules`` give per field the first rule a
-    cell breaks as a struct (rule, expected), ``values`` the raw table's columns."""
-
-    stages: tuple[tuple[pl.Expr, ...], ...]
-    rules: tuple[pl.Expr, ...]
-    values: tuple[pl.Expr, ...]
-
-
 @cache
-def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Plan:
+def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> Plan:
     """Rules 7–11 for a table with columns ``fields`` (all of them unless some are missing);
-    ``home_care`` is None when the area is unknown. Cached: most files share a plan."""
+    ``home_care`` is None when the area is unknown. Cached: most files share a plan. Stages:
+    parsed numbers, their flags, their values."""
     present = [COLUMN_BY_FIELD[name] for name in fields]
     numeric = [c for c in present if c.kind in EXPECTED]
 
@@ -516,8 +456,8 @@ def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Pl
     problems: dict[str, list[tuple[pl.Expr, str, str | pl.Expr]]] = {}
     for column in present:
         cell = pl.col(column.field)
-        # A cell emptied because it held a personal identity number is reported as such only.
-        empty = cell.is_null() & ~pl.col(f"__pii_{column.field}")
+        # A cell emptied because it was found before (``screen``) is reported as such only.
+        empty = cell.is_null() & ~pl.col(f"__found_{column.field}")
         cases: list[tuple[pl.Expr, str, str | pl.Expr]] = []
         if column.kind in EXPECTED:
             expected = EXPECTED[column.kind]
@@ -571,7 +511,7 @@ def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Pl
                 pl.format("≤ {}.{}", limit // 100, (limit % 100).cast(pl.String).str.zfill(2)),
             )
         )
-    return _Plan(
+    return Plan(
         stages=stages,
         rules=tuple(first_rule(cases).alias(name) for name, cases in problems.items()),
         values=tuple(
@@ -585,8 +525,7 @@ def _plan(fields: tuple[str, ...], home_care: bool | None, is_xlsx: bool) -> _Pl
 
 def _check_table(
     grid: Grid,
-    layout: _Layout,
-    hits: set[tuple[int, int]],
+    layout: Layout,
     header: _Header,
     errors: ErrorCollector,
     notes: list[str],
@@ -594,48 +533,20 @@ def _check_table(
     """Rules 7–11 over the unit rows, vectorised: per cell, the first rule it breaks.
     Returns the rows in raw-table form (without the header fields) when the file has no
     error."""
-    if layout.table_header is None:
+    no_rows = ("no unit rows under the table header", "one row per unit")
+    units = table_rows(grid, layout, COLUMNS, errors, notes, no_rows)
+    if units is None:
         return None
-    start, stop = layout.unit_rows.start, layout.unit_rows.stop
-    if stop == start:
+    if units.height > MAX_UNITS:
         errors.add(
-            grid.row_place(grid.line(layout.table_header), "table header"),
-            "no unit rows under the table header",
-            "one row per unit",
-        )
-        return None
-    note_ignored(grid, layout.table_header, layout.columns, stop, notes)
-    if stop - start > MAX_UNITS:
-        errors.add(
-            grid.row_place(grid.line(start + MAX_UNITS), "unit rows"),
+            grid.row_place(grid.line(layout.rows.start + MAX_UNITS), "unit rows"),
             RULE_TOO_MANY_UNITS,
             f"at most {MAX_UNITS} units in one report",
         )
-
-    col_of = {column.field: col for col, column in layout.columns.items()}
-    present = [column for column in COLUMNS if column.field in col_of]
-    units = grid.cells.slice(start, stop - start).select(
-        *[pl.col(f"c{col_of[c.field]}").alias(c.field) for c in present],
-        *[
-            pl.int_range(pl.len())
-            .is_in([row - start for row, col in hits if col == col_of[c.field]])
-            .alias(f"__pii_{c.field}")
-            for c in present
-        ],
-        pl.col("__line"),
-    )
     home_care = (header.area_code == HOME_CARE_AREA) if header.area_known else None
-    plan = _plan(tuple(c.field for c in present), home_care, grid.is_xlsx)
-    for stage in plan.stages:
-        units = units.with_columns(stage)
-
-    add_cell_errors(
-        grid,
-        units.select("__line", *plan.rules),
-        col_of,
-        {name: column.label for name, column in COLUMN_BY_FIELD.items()},
-        errors,
-    )
+    fields = tuple(c.field for c in COLUMNS if c.field in units.columns)
+    plan = _plan(fields, home_care, grid.is_xlsx)
+    units = check_rows(grid, layout, units, plan, errors)
     if errors:
         return None
     return units.select("__line", *plan.values)

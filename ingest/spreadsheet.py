@@ -2,28 +2,53 @@
 Swedish Excel (``;``, decimal comma, UTF-8 with or without BOM, or Windows-1252, lines padded
 with ``;``), read into one grid of trimmed text cells, and the checks the readers of such files
 share: the CSV encoding rule, numbers written with a decimal comma or point, personal identity
-numbers in any cell, and per-cell errors that name the place in the sender's terms.
+numbers anywhere in the file (every sheet, comment and other part of a workbook, every line of
+a CSV), formulas without a saved value, and per-cell errors that name the place in the
+sender's terms.
 
-Used by ``ingest.provider_reports`` and ``ingest.budget``.
+Used by ``ingest.provider_reports`` and ``ingest.budget`` (through ``ingest.sheet_layout``).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import fastexcel
 import polars as pl
 
-from ingest.pii import SHAPE, find_personnummer
+from ingest.pii import RULE_PERSONNUMMER, SHAPE, contains_personnummer, find_personnummer
 from ingest.validation import MAX_ERRORS_PER_RULE, ErrorCollector
+from ingest.workbook_scan import scan_workbook
 
 # A number as a cell may hold it: 12, -12, 12,5, 12.5, .5, and Excel's float text (1.5E+3).
 NUMBER = r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$"
 UTF8_BOM = b"\xef\xbb\xbf"
 MIN_COLUMNS = 2  # the grid always has columns c0 and c1, even for a one-column file
+RULE_UNSAVED_FORMULA = "a formula whose value was not saved"
+EXPECTED_UNSAVED_FORMULA = (
+    "a value: open the file in Excel and save it (the program that wrote it does not "
+    "calculate formulas), or type the value"
+)
+RULE_MIXED = "mixed encodings in one file: line {} is UTF-8, this line is not"
+EXPECTED_ENCODING = (
+    "one encoding for the whole file: UTF-8 (Excel's 'CSV UTF-8') or Windows-1252 (Excel's "
+    "'CSV (semikolonavgränsad)')"
+)
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a family's messages call its file: the sheet the table is on, the content and the
+    filled-in table the sender should provide, and what is expected where a personal identity
+    number was found."""
+
+    sheet: str
+    content: str  # e.g. "the report"
+    filled: str  # e.g. "the filled-in template"
+    no_personal_data: str  # e.g. "no personal identity numbers: the report holds aggregates only"
 
 
 # --------------------------------------------------------------------------------------------
@@ -39,6 +64,17 @@ class Grid:
     is_xlsx: bool
     sheet: str | None = None
     separated: bool = True  # CSV: whether any line has a ';'
+    # Cells found breaking a rule before any other check (a personal identity number, a
+    # formula whose value was not saved, …): (row index, column index) → the rule. They are
+    # emptied in ``cells``, so that no value of theirs reaches a message or a table, and
+    # reported once, by ``ingest.sheet_layout.report_found``.
+    found: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    def set_found(self, cells: Collection[tuple[int, int]], rule: str) -> None:
+        """Mark ``cells`` found breaking ``rule`` (unless found already) and empty them."""
+        new = {cell for cell in cells if cell not in self.found}
+        self.found.update(dict.fromkeys(new, rule))
+        self.cells = mask(self.cells, new)
 
     @property
     def columns(self) -> list[str]:
@@ -98,44 +134,77 @@ def normalise(frame: pl.DataFrame, lines: pl.Expr) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Loading: both formats become a grid of trimmed text cells, null for empty
 # --------------------------------------------------------------------------------------------
-def load_xlsx(
-    path: Path,
-    sheet: str,
-    errors: ErrorCollector,
-    content: str = "the report",
-    filled: str = "the filled-in template",
-) -> Grid | None:
-    """Sheet ``sheet`` of a workbook as a grid, every cell as text (an Excel number as its
-    float's text); None, with an error, when the workbook cannot be read or has no such sheet
-    or the sheet is empty. ``content`` and ``filled`` name what the sender should provide."""
+def load(path: Path, family: Family, errors: ErrorCollector) -> tuple[Grid | None, bool]:
+    """The file as a grid (by its suffix: ``.xlsx`` or ``.csv``; None for another) and whether
+    every text of the file was scanned for personal identity numbers. Numbers found outside
+    the grid, and problems that leave no grid, are added to ``errors``."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return load_xlsx(path, family, errors)
+    if suffix == ".csv":
+        return load_csv(path, family, errors)
+    return None, False
+
+
+def load_xlsx(path: Path, family: Family, errors: ErrorCollector) -> tuple[Grid | None, bool]:
+    """Sheet ``family.sheet`` of a workbook as a grid, every cell as text (an Excel number as
+    its float's text), after every part of the workbook was scanned (``scanned`` then True):
+    numbers on other sheets and in comments and other parts are reported here, those in the
+    grid's cells and its formulas without a saved value are marked ``found``. None, with an
+    error, when the workbook cannot be read or has no such sheet or the sheet is empty."""
+    scan = scan_workbook(path)
+    unreadable = ("file", "not a readable .xlsx workbook", "an .xlsx file saved from Excel")
+    if scan is None:
+        errors.add(*unreadable)
+        return None, False
+    sheet = family.sheet
+    for name in scan.sheets:
+        for row, col in sorted(scan.cells.get(name, ())) if name != sheet else ():
+            place = f"{scan.sheet_label(name)}, row {row + 1}, column {column_letter(col)}"
+            errors.add(place, RULE_PERSONNUMMER, family.no_personal_data)
+    for place in scan.places:
+        errors.add(place, RULE_PERSONNUMMER, family.no_personal_data)
     try:
         workbook = fastexcel.read_excel(str(path))
     except Exception:  # noqa: BLE001 - any failure to open means: not a readable workbook
-        errors.add("file", "not a readable .xlsx workbook", "an .xlsx file saved from Excel")
-        return None
+        errors.add(*unreadable)
+        return None, True
     if sheet not in workbook.sheet_names:
         errors.add(
-            "file", f"no sheet named {sheet}", f"{content} on a sheet named exactly '{sheet}'"
+            "file",
+            f"no sheet named {sheet}",
+            f"{family.content} on a sheet named exactly '{sheet}'",
         )
-        return None
+        return None, True
     try:
         loaded = workbook.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
         raw = loaded.to_polars()
         positions = [info.absolute_index for info in loaded.selected_columns]
     except Exception:  # noqa: BLE001 - calamine found no cells at all
         raw, positions = pl.DataFrame(), []
+    in_sheet = scan.cells.get(sheet, set())
     if raw.height == 0 or not positions:
-        errors.add(f"sheet {sheet}", f"sheet {sheet} is empty", filled)
-        return None
+        for row, col in sorted(in_sheet):  # e.g. in a formula of a cell without a value
+            place = f"sheet {sheet}, row {row + 1}, column {column_letter(col)}"
+            errors.add(place, RULE_PERSONNUMMER, family.no_personal_data)
+        errors.add(f"sheet {sheet}", f"sheet {sheet} is empty", family.filled)
+        return None, True
     # fastexcel drops leading empty columns; put them back so that c<i> is column i.
     by_position = dict(zip(positions, raw.columns, strict=True))
+    width = max([max(positions) + 1, MIN_COLUMNS, *(col + 1 for _, col in in_sheet)])
     frame = raw.select(
         (
             pl.col(by_position[i]).cast(pl.String) if i in by_position else pl.lit(None, pl.String)
         ).alias(f"c{i}")
-        for i in range(max(max(positions) + 1, MIN_COLUMNS))
+        for i in range(width)
     )
-    return Grid(normalise(frame, pl.int_range(1, pl.len() + 1)), is_xlsx=True, sheet=sheet)
+    height = max([frame.height, *(row + 1 for row, _ in in_sheet)])
+    if height > frame.height:  # a cell whose formula holds a number below the last value
+        frame = pl.concat([frame, frame.clear(height - frame.height)])
+    grid = Grid(normalise(frame, pl.int_range(1, pl.len() + 1)), is_xlsx=True, sheet=sheet)
+    grid.set_found(scan_personnummer(grid) | in_sheet, RULE_PERSONNUMMER)
+    grid.set_found(scan.unsaved_formulas(sheet), RULE_UNSAVED_FORMULA)
+    return grid, True
 
 
 def line_at(data: bytes, offset: int) -> str:
@@ -145,26 +214,38 @@ def line_at(data: bytes, offset: int) -> str:
 
 def decode_csv(data: bytes, errors: ErrorCollector) -> str | None:
     """BOM → UTF-8; else strict UTF-8; else Windows-1252 (the contracts' rule). None, with an
-    error naming the line, when none applies (or the file is UTF-16)."""
-    if data.startswith(UTF8_BOM):
-        try:
-            return data[3:].decode("utf-8")
-        except UnicodeDecodeError as error:
-            errors.add(
-                line_at(data, error.start + 3),
-                "the file starts with a UTF-8 byte order mark but is not valid UTF-8",
-                "UTF-8 (Excel's 'CSV UTF-8') or Windows-1252",
-            )
-            return None
+    error naming the line, when none applies: the file is UTF-16, holds NUL bytes, mixes
+    UTF-8 with another encoding, or is neither."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         errors.add(
             "file", "the file is UTF-16 (Excel's 'Unicode text')", "UTF-8 or Windows-1252 CSV"
         )
         return None
+    if b"\x00" in data:
+        errors.add(
+            line_at(data, data.index(b"\x00")),
+            "NUL byte: not a text file (or UTF-16 without a byte order mark)",
+            "UTF-8 or Windows-1252 CSV",
+        )
+        return None
+    body = data.removeprefix(UTF8_BOM)
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = line_at(data, error.start + len(data) - len(body))
+    utf8 = next(
+        (n for n, line in enumerate(body.split(b"\n"), 1) if _encoding(line) == "utf-8"), None
+    )
+    if utf8 is not None:
+        errors.add(bad, RULE_MIXED.format(utf8), EXPECTED_ENCODING)
+        return None
+    if body is not data:
+        errors.add(
+            bad,
+            "the file starts with a UTF-8 byte order mark but is not valid UTF-8",
+            "UTF-8 (Excel's 'CSV UTF-8') or Windows-1252",
+        )
+        return None
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as error:
@@ -176,18 +257,48 @@ def decode_csv(data: bytes, errors: ErrorCollector) -> str | None:
         return None
 
 
-def load_csv(
-    path: Path, errors: ErrorCollector, filled: str = "the filled-in template"
-) -> Grid | None:
-    """A ``;``-separated CSV as a grid (``separated`` is False when no line has a ``;``); None,
-    with an error, when it cannot be decoded or parsed or is empty. ``filled`` names what the
-    sender should provide."""
-    text = decode_csv(path.read_bytes(), errors)
+def _encoding(line: bytes) -> str | None:
+    """``ascii``, ``utf-8`` (not ASCII), ``cp1252`` (neither), or None (none of these)."""
+    for encoding in ("ascii", "utf-8", "cp1252"):
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
+
+
+def csv_lines(data: bytes) -> list[str] | None:
+    """The lines of a CSV as text, each in the encoding it decodes in (UTF-8, else
+    Windows-1252; the whole file for UTF-16 with a byte order mark), for the scan for personal
+    identity numbers even when the file breaks the encoding rule; None when some line (or a NUL
+    byte) decodes in none."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16").split("\n")
+        except UnicodeDecodeError:
+            return None
+    lines = []
+    for line in data.removeprefix(UTF8_BOM).split(b"\n"):
+        encoding = _encoding(line)
+        if encoding is None or b"\x00" in line:
+            return None
+        lines.append(line.decode(encoding))
+    return lines
+
+
+def load_csv(path: Path, family: Family, errors: ErrorCollector) -> tuple[Grid | None, bool]:
+    """A ``;``-separated CSV as a grid (``separated`` is False when no line has a ``;``), its
+    fields holding a personal identity number marked ``found``, and whether every line was
+    scanned. None, with an error (and the lines holding a number), when the file cannot be
+    decoded or parsed or is empty."""
+    data = path.read_bytes()
+    text = decode_csv(data, errors)
     if text is None:
-        return None
+        return None, _scan_lines(csv_lines(data), family, errors)
     if not text.strip(" \t\r\n;"):
-        errors.add("file", "the file is empty", f"{filled} exported as CSV")
-        return None
+        errors.add("file", "the file is empty", f"{family.filled} exported as CSV")
+        return None, True
     width = max(line.count(";") for line in text.splitlines()) + 1
     frame = None
     # A quoted field may hold line breaks, so a record can have more fields than any line.
@@ -206,13 +317,25 @@ def load_csv(
             continue
     if frame is None:
         errors.add("file", "not a readable CSV file", "';'-separated lines as Excel exports them")
-        return None
+        return None, _scan_lines(text.split("\n"), family, errors)
     # Line number of each record: 1 + records before it + line breaks inside earlier records.
     breaks = pl.sum_horizontal(
         pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in frame.columns
     )
     line = pl.int_range(1, pl.len() + 1) + breaks.cum_sum().shift(1, fill_value=0)
-    return Grid(normalise(frame, line), is_xlsx=False, separated=width > 1)
+    grid = Grid(normalise(frame, line), is_xlsx=False, separated=width > 1)
+    grid.set_found(scan_personnummer(grid), RULE_PERSONNUMMER)
+    return grid, True
+
+
+def _scan_lines(lines: list[str] | None, family: Family, errors: ErrorCollector) -> bool:
+    """Report each line holding a personal identity number; whether there were lines."""
+    if lines is None:
+        return False
+    for number, line in enumerate(lines, 1):
+        if contains_personnummer(line):
+            errors.add(f"line {number}", RULE_PERSONNUMMER, family.no_personal_data)
+    return True
 
 
 def csv_head(path: Path, size: int = 256) -> str:

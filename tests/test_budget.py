@@ -6,6 +6,8 @@ written by ``sample_data.ledgers``, checked against the SIE file's ``#PBUDGET``.
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,12 +15,15 @@ import duckdb
 import polars as pl
 import pytest
 import xlsxwriter
+from stdnum import luhn
 
 from ingest import budget as reader
 from ingest import sie
 from ingest.landing import FileStore, load_family
+from ingest.pii import RULE_PERSONNUMMER, RULE_WITHOUT_ZERO
 from ingest.registry import FAMILIES, family_for
-from ingest.validation import MAX_ERRORS_PER_RULE, ReadResult
+from ingest.spreadsheet import RULE_UNSAVED_FORMULA
+from ingest.validation import FORMULA_EXPECTED, FORMULA_RULE, MAX_ERRORS_PER_RULE, ReadResult
 from sample_data.ledgers import generate
 
 PNR = "19121212-1212"  # Skatteverket's test number: a valid personnummer
@@ -319,7 +324,12 @@ def test_csv_encoding_and_separator(tmp_path: Path):
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(CSV_LINES).encode("utf-8") + b"\x81\r\n")
     assert_rejected_with(
         reader.read(path),
-        ("line 7", "the file starts with a UTF-8 byte order mark but is not valid UTF-8"),
+        ("line 7", "mixed encodings in one file: line 1 is UTF-8, this line is not"),
+    )
+    path.write_bytes(b"\xef\xbb\xbfKonto;Belopp\r\n4660;\x81\r\n")
+    assert_rejected_with(
+        reader.read(path),
+        ("line 2", "the file starts with a UTF-8 byte order mark but is not valid UTF-8"),
     )
     write_csv(path, [line.replace(";", ",") for line in CSV_LINES])
     assert_rejected_with(reader.read(path), ("line 1", "fields are not separated by ';'"))
@@ -346,8 +356,8 @@ def test_personnummer_xlsx(tmp_path: Path):
     result = reader.read(path)
     assert_rejected_with(
         result,
-        ("sheet Budget, row 3, column D (Ansvar)", reader.RULE_PII),
-        ("sheet Budget, row 5, column G", reader.RULE_PII),
+        ("sheet Budget, row 3, column D (Ansvar)", RULE_PERSONNUMMER),
+        ("sheet Budget, row 5, column G", RULE_PERSONNUMMER),
     )
     assert all(error.personal_data for error in result.errors)
     text = " ".join(str(error) for error in result.errors) + " ".join(result.notes)
@@ -357,9 +367,197 @@ def test_personnummer_xlsx(tmp_path: Path):
 def test_personnummer_csv_in_a_required_column(tmp_path: Path):
     """A masked cell gives the personal-data error only, not also 'empty cell'."""
     result = reader.read(good_csv(tmp_path, 4, f"2024;2;4660;2110;511;{PNR};;"))
-    assert_rejected_with(result, ("line 4, column 6 (Belopp)", reader.RULE_PII))
+    assert_rejected_with(result, ("line 4, column 6 (Belopp)", RULE_PERSONNUMMER))
     assert result.errors[0].personal_data
     assert PNR not in str(result.errors[0])
+
+
+def workbook_with(path: Path, build: Callable[[xlsxwriter.Workbook], None]) -> Path:
+    """The good budget on sheet Budget, then ``build`` adds to the workbook."""
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet("Budget")
+    for r, row in enumerate([HEADER, *GOOD_ROWS]):
+        for c, value in enumerate(row):
+            if isinstance(value, int | float):
+                sheet.write_number(r, c, value)
+            elif value is not None:
+                sheet.write_string(r, c, value)
+    build(workbook)
+    workbook.close()
+    return path
+
+
+def rewritten(path: Path, part: str, edit: Callable[[str], str]) -> Path:
+    """``path`` with the zip part ``part`` edited as text."""
+    copy = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as origin, zipfile.ZipFile(copy, "w") as target:
+        for item in origin.infolist():
+            data = origin.read(item.filename)
+            if item.filename == part:
+                data = edit(data.decode("utf-8")).encode("utf-8")
+            target.writestr(item, data)
+    return copy.replace(path)
+
+
+def assert_nothing_echoed(result: ReadResult, *numbers: str) -> None:
+    assert result.errors and all(error.personal_data for error in result.errors)
+    text = " ".join(str(error) for error in result.errors) + " ".join(result.notes)
+    for number in numbers:
+        assert number not in text and number.replace("-", "") not in text
+    assert "1212" not in text
+
+
+# A samordningsnummer (day of birth + 60) with a valid check digit.
+SAMORDNINGSNUMMER = f"121272-121{luhn.calc_check_digit('121272121')}"
+
+
+def test_personnummer_in_every_part_of_a_workbook(tmp_path: Path):
+    """Other sheets (every form, a number cell, a run of rich text), a sheet name, a comment, a
+    page header, the document properties and a shared string no cell shows: each is named by
+    its place, none is echoed, and the file counts as scanned."""
+
+    def build(workbook: xlsxwriter.Workbook) -> None:
+        data = workbook.add_worksheet("Data")
+        data.write_string("B2", "kund 121212 1212")
+        data.write_string("C3", "kund 19121212\u20131212")
+        data.write_string("D4", "121212\u20141212")
+        data.write_string("E5", "121212+1212")
+        data.write_number("A6", 1212121212)
+        data.write_string("B7", f"samordningsnummer {SAMORDNINGSNUMMER}")
+        data.write_rich_string("A8", "1212", workbook.add_format({"bold": True}), "12-1212")
+        data.write_string("A9", "org nr 556728-9045, 2024-01-31")  # not a personnummer
+        data.set_header("&Ckund 121212-1212")
+        workbook.add_worksheet("121212-1212")
+        workbook.worksheets()[0].write_comment("G2", "ring 121212-1212")
+        workbook.set_properties({"title": "Budget för 1212121212"})
+
+    path = workbook_with(tmp_path / "budget_2024.xlsx", build)
+    rewritten(
+        path,
+        "xl/sharedStrings.xml",
+        lambda xml: xml.replace("</sst>", "<si><t>unused 121212-1212</t></si></sst>"),
+    )
+    result = reader.read(path)
+    assert_rejected_with(
+        result,
+        *[
+            (f"sheet Data, row {row}, column {col}", RULE_PERSONNUMMER)
+            for row, col in [(2, "B"), (3, "C"), (4, "D"), (5, "E"), (6, "A"), (7, "B"), (8, "A")]
+        ],
+        ("the name of sheet 3", RULE_PERSONNUMMER),
+        ("sheet Data, page header or footer", RULE_PERSONNUMMER),
+        ("the workbook's shared strings, entry 23", RULE_PERSONNUMMER),
+        ("sheet Budget, comment on cell G2", RULE_PERSONNUMMER),
+        ("part docProps/core.xml", RULE_PERSONNUMMER),
+        ("part docProps/app.xml", RULE_PERSONNUMMER),  # it lists the sheet names
+    )
+    assert result.scanned
+    assert_nothing_echoed(result, PNR, SAMORDNINGSNUMMER)
+
+
+def test_personnummer_in_a_formula_and_in_a_cell_beside_the_table(tmp_path: Path):
+    def build(workbook: xlsxwriter.Workbook) -> None:
+        budget = workbook.worksheets()[0]
+        budget.write_formula("H2", '=IF(A2=1,"121212-1212","")', None, "")
+        budget.write_string("A9", "121212-1212")  # below the table
+
+    result = reader.read(workbook_with(tmp_path / "budget_2024.xlsx", build))
+    assert_rejected_with(
+        result,
+        ("sheet Budget, row 2, column H", RULE_PERSONNUMMER),
+        ("sheet Budget, row 9, column A", RULE_PERSONNUMMER),
+    )
+    assert_nothing_echoed(result, PNR)
+
+
+def test_personnummer_whose_leading_zero_was_dropped(tmp_path: Path):
+    """050101-1233 as a number cell is 501011233: rejected in a code column, never echoed;
+    an amount (Belopp) may have 9 digits, so there it is an amount."""
+    digits = "501011233"
+    result = reader.read(good_xlsx(tmp_path, C3=int(digits), E4=f"{digits}.0"))
+    assert_rejected_with(
+        result,
+        ("sheet Budget, row 3, column C (Konto)", RULE_WITHOUT_ZERO),
+        ("sheet Budget, row 4, column E (Verksamhet)", RULE_WITHOUT_ZERO),
+    )
+    assert_nothing_echoed(result, digits)
+    assert digits not in str(result.errors)
+    assert reader.read(good_xlsx(tmp_path, F3=int(digits))).ok
+
+
+def test_scanned_only_when_every_text_was_read(tmp_path: Path):
+    assert reader.read(good_xlsx(tmp_path)).scanned
+    assert reader.read(good_csv(tmp_path)).scanned
+    # Rejected for its structure, but every text was scanned.
+    assert reader.read(good_xlsx(tmp_path, A1="Året")).scanned
+    no_sheet = reader.read(write_xlsx(tmp_path / "budget_2024.xlsx", [HEADER], sheet="Blad1"))
+    assert errors_of(no_sheet) == [("file", "no sheet named Budget")] and no_sheet.scanned
+    # Not a workbook, not text: nothing could be scanned.
+    (tmp_path / "budget_2024.xlsx").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    broken = reader.read(tmp_path / "budget_2024.xlsx")
+    assert errors_of(broken) == [("file", "not a readable .xlsx workbook")]
+    assert not broken.scanned
+    nul = write_csv(tmp_path / "budget_2024.csv", CSV_LINES, "utf-16-le")
+    result = reader.read(nul)
+    assert errors_of(result) == [
+        ("line 1", "NUL byte: not a text file (or UTF-16 without a byte order mark)")
+    ]
+    assert not result.scanned
+
+
+def test_personnummer_in_a_csv_that_breaks_the_encoding_rule(tmp_path: Path):
+    """A mixed-encoding file says so, and is still scanned line by line (each line in its
+    own encoding, so a Windows-1252 en dash is one)."""
+    path = tmp_path / "budget_2024.csv"
+    head = "\r\n".join(CSV_LINES[:3]).encode("utf-8")
+    tail = "\r\n2024;5;4660;kund 121212\u20131212;511;1;;\r\nÖvrigt;;;;;;;\r\n".encode("cp1252")
+    path.write_bytes(head + tail)
+    result = reader.read(path)
+    assert errors_of(result) == [
+        ("line 4", "mixed encodings in one file: line 1 is UTF-8, this line is not"),
+        ("line 4", RULE_PERSONNUMMER),
+    ]
+    assert result.errors[0].expected.startswith("one encoding for the whole file")
+    assert result.scanned and result.errors[1].personal_data
+    assert "1212" not in str(result.errors)
+
+
+# --------------------------------------------------------------------------------------------
+# formulas
+# --------------------------------------------------------------------------------------------
+def test_text_that_a_spreadsheet_would_run_as_a_formula(tmp_path: Path):
+    """=, + and @ at the start of a text cell; a negative amount and a text that starts with
+    '-' are fine."""
+    path = good_xlsx(tmp_path, D2="@SUM(1)", D3=" +SUM(1)", F4="=1+1", D5="-", G3="=HYPERLINK()")
+    result = reader.read(path)
+    assert_rejected_with(
+        result,
+        ("sheet Budget, row 2, column D (Ansvar)", FORMULA_RULE),
+        ("sheet Budget, row 3, column D (Ansvar)", FORMULA_RULE),
+        ("sheet Budget, row 4, column F (Belopp)", FORMULA_RULE),
+    )
+    assert result.errors[0].expected == FORMULA_EXPECTED
+    assert reader.read(good_xlsx(tmp_path, D5="- ingen -", F3=-12.5, F4="+12,50")).ok
+    csv = good_csv(tmp_path, 3, "2024;1;4660;=cmd|' /C calc'!A0;511;8250000,50;;")
+    assert_rejected_with(reader.read(csv), ("line 3, column 4 (Ansvar)", FORMULA_RULE))
+
+
+def test_a_formula_whose_value_was_not_saved(tmp_path: Path):
+    """A program that does not calculate formulas wrote the file: xlsxwriter saves 0 and asks
+    Excel to recalculate; without the request, a formula with no value saved at all."""
+
+    def build(workbook: xlsxwriter.Workbook) -> None:
+        workbook.worksheets()[0].write_formula("F3", "=8250000+0.5")
+
+    path = workbook_with(tmp_path / "budget_2024.xlsx", build)
+    expected = [("sheet Budget, row 3, column F (Belopp)", RULE_UNSAVED_FORMULA)]
+    result = reader.read(path)
+    assert errors_of(result) == expected
+    assert "open the file in Excel and save it" in result.errors[0].expected
+    rewritten(path, "xl/workbook.xml", lambda xml: xml.replace(' fullCalcOnLoad="1"', ""))
+    assert reader.read(path).ok  # the 0 is taken as the value saved
+    rewritten(path, "xl/worksheets/sheet1.xml", lambda xml: xml.replace("</f><v>0</v>", "</f>"))
+    assert errors_of(reader.read(path)) == expected
 
 
 # --------------------------------------------------------------------------------------------

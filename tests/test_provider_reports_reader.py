@@ -8,6 +8,7 @@ the exact place and rule of the error are asserted. No mocks.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -17,9 +18,12 @@ import polars as pl
 import pytest
 import xlsxwriter
 from stdnum import luhn
+from xlsxwriter.worksheet import Worksheet
 
 from ingest import provider_reports as reader
-from ingest.validation import ReadResult
+from ingest.pii import RULE_PERSONNUMMER, RULE_WITHOUT_ZERO
+from ingest.spreadsheet import RULE_UNSAVED_FORMULA
+from ingest.validation import FORMULA_EXPECTED, FORMULA_RULE, ReadResult
 from sample_data.providers import generate
 
 TODAY = date(2024, 6, 15)
@@ -86,6 +90,21 @@ def edited_xlsx(sample: Path, work: Path, edits: dict[str, object], name: str = 
             rows[row].append(None)
         rows[row][col] = value
     return write_xlsx(work / name, rows)
+
+
+def report_with(
+    sample: Path, work: Path, build: Callable[[xlsxwriter.Workbook, Worksheet], object]
+) -> Path:
+    """The sample report's cells (as text cells) on sheet Rapport, then ``build`` adds to the
+    workbook and that sheet."""
+    rows = sheet_cells(sample / HTJ_XLSX)
+    workbook = xlsxwriter.Workbook(str(work / HTJ_XLSX))
+    report = workbook.add_worksheet("Rapport")
+    for r, row in enumerate(rows):
+        report.write_row(r, 0, row)
+    build(workbook, report)
+    workbook.close()
+    return work / HTJ_XLSX
 
 
 def csv_text(sample: Path, name: str) -> tuple[str, str]:
@@ -249,26 +268,26 @@ def assert_no_pnr_leaks(result: ReadResult) -> None:
 def test_personnummer_in_a_table_cell_rejects_the_file(sample: Path, work: Path):
     path = edited_xlsx(sample, work, {"B7": f"Brukare {PNR_12}"})
     result = read(path)
-    assert_rejected_with(result, ("sheet Rapport, row 7, column B (Enhetsnamn)", reader.RULE_PII))
+    assert_rejected_with(result, ("sheet Rapport, row 7, column B (Enhetsnamn)", RULE_PERSONNUMMER))
     assert_no_pnr_leaks(result)
 
 
 def test_personnummer_in_an_extra_column_rejects_the_file(sample: Path, work: Path):
     path = edited_xlsx(sample, work, {"L6": "Kommentar", "L8": "ring 121212-1212"})
     result = read(path)
-    assert_rejected_with(result, ("sheet Rapport, row 8, column L", reader.RULE_PII))
+    assert_rejected_with(result, ("sheet Rapport, row 8, column L", RULE_PERSONNUMMER))
     assert_no_pnr_leaks(result)
 
 
 def test_personnummer_in_the_header_block_rejects_the_file(sample: Path, work: Path):
     path = edited_xlsx(sample, work, {"C2": "kontakt 1212121212"})
     result = read(path)
-    assert_rejected_with(result, ("sheet Rapport, row 2, column C", reader.RULE_PII))
+    assert_rejected_with(result, ("sheet Rapport, row 2, column C", RULE_PERSONNUMMER))
     assert_no_pnr_leaks(result)
     # In place of the org nr: no org nr rule, no file-name mismatch, only the rejection.
     result = read(edited_xlsx(sample, work, {"B1": PNR_12}))
     assert_rejected_with(
-        result, ("sheet Rapport, row 1, column B (Organisationsnummer)", reader.RULE_PII)
+        result, ("sheet Rapport, row 1, column B (Organisationsnummer)", RULE_PERSONNUMMER)
     )
     assert_no_pnr_leaks(result)
 
@@ -277,7 +296,7 @@ def test_personnummer_as_a_header_value_in_a_csv(sample: Path, work: Path):
     path = edited_csv(sample, work, CP1252_CSV, "Hemtjänst Hallstavik Norr AB", "191212121212")
     result = read(path)
     # Reported as a personal identity number only, not also as an empty header field.
-    assert_rejected_with(result, ("line 2, column 2 (Vårdgivare)", reader.RULE_PII))
+    assert_rejected_with(result, ("line 2, column 2 (Vårdgivare)", RULE_PERSONNUMMER))
     assert_no_pnr_leaks(result)
 
 
@@ -289,8 +308,8 @@ def test_personnummer_as_numbers_is_found_and_never_echoed(sample: Path, work: P
     result = read(path)
     assert_rejected_with(
         result,
-        ("sheet Rapport, row 7, column D (Beviljade timmar)", reader.RULE_PII),
-        ("sheet Rapport, row 8, column C (Antal brukare)", reader.RULE_PII),
+        ("sheet Rapport, row 7, column D (Beviljade timmar)", RULE_PERSONNUMMER),
+        ("sheet Rapport, row 8, column C (Antal brukare)", RULE_PERSONNUMMER),
     )
     assert_no_pnr_leaks(result)
     assert "1818181818" not in str(result.errors)
@@ -299,6 +318,83 @@ def test_personnummer_as_numbers_is_found_and_never_echoed(sample: Path, work: P
 def test_org_nr_is_not_taken_for_a_personnummer(sample: Path):
     # 556728-9045 has the shape of a personal identity number but month 72.
     assert read(sample / HTJ_XLSX).ok
+
+
+def test_personnummer_whose_leading_zero_was_dropped(sample: Path, work: Path):
+    """050101-1233 typed as a number is 501011233: no column of the template takes 9 digits,
+    so it is rejected as such (not as out of range, which would say nothing of why)."""
+    result = read(edited_xlsx(sample, work, {"C7": 501011233, "H8": "501011233"}))
+    assert_rejected_with(
+        result,
+        ("sheet Rapport, row 7, column C (Antal brukare)", RULE_WITHOUT_ZERO),
+        ("sheet Rapport, row 8, column H (Avvikelser fall)", RULE_WITHOUT_ZERO),
+    )
+    assert all(error.personal_data for error in result.errors)
+    assert "501011233" not in str(result.errors)
+
+
+def test_personnummer_on_another_sheet_and_in_a_comment(sample: Path, work: Path):
+    def build(workbook: xlsxwriter.Workbook, report: Worksheet) -> None:
+        report.write_comment("B7", "brukare 19121212-1212")
+        workbook.add_worksheet("Anteckningar").write_string("C4", "ring 121212 1212")
+
+    result = read(report_with(sample, work, build))
+    assert_rejected_with(
+        result,
+        ("sheet Anteckningar, row 4, column C", RULE_PERSONNUMMER),
+        ("sheet Rapport, comment on cell B7", RULE_PERSONNUMMER),
+    )
+    assert_no_pnr_leaks(result)
+    assert result.scanned and all(error.personal_data for error in result.errors)
+
+
+def test_a_csv_whose_header_block_and_table_differ_in_encoding(sample: Path, work: Path):
+    """The header block in UTF-8, the table in Windows-1252: said as such, at the first line
+    that is not UTF-8 (not as a missing header field)."""
+    text, _ = csv_text(sample, UTF8_BOM_CSV)
+    lines = text.split("\r\n")
+    path = work / UTF8_BOM_CSV
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + "\r\n".join(lines[:5]).encode("utf-8")
+        + b"\r\n"
+        + "\r\n".join(lines[5:]).encode("cp1252")
+    )
+    result = read(path)
+    assert_rejected_with(
+        result, ("line 6", "mixed encodings in one file: line 2 is UTF-8, this line is not")
+    )
+    assert result.scanned
+
+
+# --------------------------------------------------------------------------------------------
+# formulas
+# --------------------------------------------------------------------------------------------
+def test_text_that_a_spreadsheet_would_run_as_a_formula(sample: Path, work: Path):
+    edits = {"B2": "+SUM(1)", "B7": "=cmd|' /C calc'!A0", "C8": "@SUM(1)", "A8": " =E1"}
+    result = read(edited_xlsx(sample, work, edits))
+    assert_rejected_with(
+        result,
+        ("sheet Rapport, row 2, column B (Vårdgivare)", FORMULA_RULE),
+        ("sheet Rapport, row 7, column B (Enhetsnamn)", FORMULA_RULE),
+        ("sheet Rapport, row 8, column A (Enhets-id)", FORMULA_RULE),
+        ("sheet Rapport, row 8, column C (Antal brukare)", FORMULA_RULE),
+    )
+    assert result.errors[0].expected == FORMULA_EXPECTED
+    # A name that starts with '-' is no formula; a signed number is a number.
+    assert read(edited_xlsx(sample, work, {"B7": "- Norr -", "C7": "+5"})).ok
+    path = edited_csv(sample, work, CP1252_CSV, "Hemtjänst Hallstavik Norr AB", "@SUM(1)")
+    assert_rejected_with(read(path), ("line 2, column 2 (Vårdgivare)", FORMULA_RULE))
+
+
+def test_a_formula_whose_value_was_not_saved(sample: Path, work: Path):
+    """A formula that a program which does not calculate wrote (value 0, "recalculate when
+    opened"): said as such, not as a rule its 0 breaks (care plans ≤ 0 users)."""
+    result = read(report_with(sample, work, lambda _, report: report.write_formula("C7", "=2+3")))
+    assert_rejected_with(
+        result, ("sheet Rapport, row 7, column C (Antal brukare)", RULE_UNSAVED_FORMULA)
+    )
+    assert "open the file in Excel and save it" in result.errors[0].expected
 
 
 # --------------------------------------------------------------------------------------------
