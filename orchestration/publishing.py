@@ -10,6 +10,11 @@ still holds connections to the old one; those keep reading the version they open
 sees a half-written file, and the pipeline holds no lock on the serving file. The last few
 versions are kept (never the current one); a publish removes what a killed one left.
 
+Each publication can also be exported (orchestration/exports.py): Parquet and CSV of its marts
+in ``exports/<publication>/`` beside the serving path, written from the new version before
+its link is swapped; ``exports/current``, a link swapped the same way right after the serving
+path's, points at the same publication. Export folders are pruned with their versions.
+
 Per mart: a mart whose checks passed is copied from the build database (``current``); one
 whose checks failed keeps the version of the previous publication, copied from it (``stale``).
 ``meta.publication`` has a row per mart: its status, the run and publication its data comes
@@ -19,6 +24,7 @@ from, when that version was published, and the failing checks.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from orchestration.exports import Suppression, write_exports
 
 DEFAULT_KEEP = 3
 
@@ -72,6 +80,10 @@ def serving_dir(serving_db: Path) -> Path:
     return serving_db.parent / "serving"
 
 
+def exports_dir(serving_db: Path) -> Path:
+    return serving_db.parent / "exports"
+
+
 def publish_marts(
     build_db: Path,
     serving_db: Path,
@@ -79,11 +91,13 @@ def publish_marts(
     storage_version: str,
     run_id: str = "",
     keep: int = DEFAULT_KEEP,
+    exports: Suppression | None = None,
 ) -> Publication:
     """Write a new version of the serving file and point the serving path at it.
 
     Current marts come from ``build_db``; stale ones from the version the serving path points
     at (absent when it has none). Table and column comments (the dbt docs) travel along.
+    With ``exports`` (the small-cell columns per mart), the version's marts are exported too.
     """
     if keep < 1:
         raise ValueError(f"keep must be at least 1 (the current version), not {keep}")
@@ -147,7 +161,17 @@ def publish_marts(
     finally:
         staged.unlink(missing_ok=True)
         staged.with_name(staged.name + ".wal").unlink(missing_ok=True)
+    exported = exports_dir(serving_db) / publication
+    if exports is not None:
+        staged_exports = exported.with_name(f".{publication}.exporting")
+        write_exports(path, staged_exports, exports)
+        for written in staged_exports.iterdir():
+            _fsync(written)
+        os.replace(staged_exports, exported)
+        _fsync(exported.parent)
     _point_at(serving_db, path)
+    if exports is not None:
+        _point_at(exported.parent / "current", exported)
     _prune(serving_db, path, keep)
     return Publication(id=publication, path=path, rows=rows, stale=stale)
 
@@ -165,8 +189,11 @@ def _remove_leftovers(serving_db: Path) -> None:
     for leftover in [
         *serving_dir(serving_db).glob(".*.publishing*"),
         *serving_db.parent.glob(f".{serving_db.name}.*"),
+        *exports_dir(serving_db).glob(".current.*.link"),
     ]:
         leftover.unlink(missing_ok=True)
+    for leftover in exports_dir(serving_db).glob(".*.exporting"):
+        shutil.rmtree(leftover)
 
 
 def _adopt_regular_file(serving_db: Path) -> Path | None:
@@ -245,12 +272,12 @@ def _copy_comments(con: duckdb.DuckDBPyConnection, source: str, table: str) -> N
         con.execute(f'COMMENT ON COLUMN serving.marts.{table}."{column}" IS {_quote(comment)}')
 
 
-def _point_at(serving_db: Path, version: Path) -> None:
-    """Replace the serving path by a link to ``version`` (relative: the folder can move)."""
-    link = serving_db.with_name(f".{serving_db.name}.{uuid.uuid4().hex}.link")
-    os.symlink(version.relative_to(serving_db.parent), link)
-    os.replace(link, serving_db)
-    _fsync(serving_db.parent)
+def _point_at(path: Path, version: Path) -> None:
+    """Replace ``path`` by a link to ``version`` (relative: the folder can move)."""
+    link = path.with_name(f".{path.name}.{uuid.uuid4().hex}.link")
+    os.symlink(version.relative_to(path.parent), link)
+    os.replace(link, path)
+    _fsync(path.parent)
 
 
 def _prune(serving_db: Path, current: Path, keep: int) -> None:
@@ -260,6 +287,14 @@ def _prune(serving_db: Path, current: Path, keep: int) -> None:
         if old != current:
             old.unlink(missing_ok=True)
             old.with_name(old.name + ".wal").unlink(missing_ok=True)
+    # Export folders go with their versions (never the one exports/current points at).
+    kept = {_publication_id(serving_db, version) for version in serving_dir(serving_db).iterdir()}
+    exports = exports_dir(serving_db)
+    linked = (exports / "current").resolve() if (exports / "current").is_symlink() else None
+    for folder in exports.glob("[!.]*"):
+        stale = folder.is_dir() and not folder.is_symlink() and folder.name not in kept
+        if stale and folder.resolve() != linked:
+            shutil.rmtree(folder)
 
 
 def published_tables(serving_db: Path) -> dict[str, int]:

@@ -3,9 +3,12 @@
 A mart is published (``current``) when this run built it, every check of this run on it and on
 every asset upstream of it (dbt tests on its staging and intermediate models, the expectation
 suites) passed, and the marts it is built from are current. Otherwise it keeps the version of
-the previous publication (``stale``) and ``meta.publication`` says why.
+the previous publication (``stale``) and ``meta.publication`` says why. Each publication is
+also exported as Parquet and CSV (orchestration/exports.py), small cells suppressed as the
+marts' yml says.
 """
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +30,9 @@ from dagster import (
 )
 
 from orchestration.assets.dbt import mart_keys
-from orchestration.publishing import Verdict, publish_marts
-from orchestration.resources import WarehouseResource
+from orchestration.exports import suppressed_columns
+from orchestration.publishing import Verdict, exports_dir, publish_marts
+from orchestration.resources import WarehouseResource, dbt_project
 
 if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
@@ -124,6 +128,7 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
         storage_version=warehouse.storage_version,
         run_id=context.run_id,
         keep=warehouse.serving_keep,
+        exports=suppressed_columns(json.loads(dbt_project.manifest_path.read_text())),
     )
     for mart, reason in publication.stale.items():
         context.log.warning(f"marts.{mart} is stale (keeps its published version): {reason}")
@@ -134,6 +139,7 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
             "publication": publication.id,
             "version_file": str(publication.path),
             "storage_version": warehouse.storage_version,
+            "exports": str(exports_dir(Path(warehouse.serving_db)) / publication.id),
             "stale": publication.stale,
             **{f"rows.{table}": count for table, count in publication.rows.items()},
         }
@@ -148,7 +154,8 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
     kinds={"duckdb"},
     description="Publishes the marts as a new version of the serving file (KSON_WAREHOUSE, a "
     "link swapped atomically). A mart whose checks (or those of anything upstream of it) "
-    "failed keeps its previously published version and is marked stale in meta.publication.",
+    "failed keeps its previously published version and is marked stale in meta.publication. "
+    "Each publication is also exported as Parquet and CSV (warehouse/exports/current).",
 )
 def published_marts(**marts: Any) -> Any:
     return publish(marts=list(marts.values()))
