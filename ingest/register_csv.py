@@ -135,13 +135,21 @@ def read_fields(path: Path, columns: Sequence[str], errors: ErrorCollector) -> p
                         f"{len(columns)} comma-separated fields: {header}",
                     )
             start = reader.line_num + 1
-    except csv.Error:
+    except csv.Error as error:
         unreadable += 1
-        errors.add(
-            f"line {start}",
-            "not valid CSV (a quote character inside a value or a quote never closed)",
-            'RFC 4180 CSV: a value holding a comma or quote is enclosed in "…"',
-        )
+        limit = csv.field_size_limit()
+        if "field larger than field limit" in str(error):  # csv's own text, never the value's
+            errors.add(
+                f"line {start}",
+                f"a value longer than {limit} characters",
+                f"values of at most {limit} characters",
+            )
+        else:
+            errors.add(
+                f"line {start}",
+                "not valid CSV (a quote character inside a value or a quote never closed)",
+                'RFC 4180 CSV: a value holding a comma or quote is enclosed in "…"',
+            )
     if unreadable:
         return None
     frame = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")

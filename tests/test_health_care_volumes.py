@@ -426,3 +426,10 @@ def test_a_formula_is_rejected(tmp_path: Path):
         ("line 2, column service", FORMULA_RULE),
         ("line 2, column service", "unknown service"),
     ]
+
+
+def test_a_value_longer_than_csv_allows_says_so(tmp_path: Path):
+    broken = edited(GOOD, 3, service="x" * 1_000_000)
+    assert errors_of(write(tmp_path, broken)) == [
+        ("line 3", "a value longer than 131072 characters")
+    ]
