@@ -55,7 +55,7 @@ Scale
 residential places, per-item invoices (patient transport, visits, aids, interpreters, …) and
 the user fees. Agreement figures — member contributions, the direct agreement with Tiohundra AB,
 capitation, payroll, rents — do not scale, so only scale 1.0 gives a plausible result (2021
-+27, 2022 +16, 2023 −24, 2024 −41 MSEK at the default seed; at 0.01 a large surplus). Scale 1.0
++15, 2022 +6, 2023 −24, 2024 −41 MSEK at the default seed; at 0.01 a large surplus). Scale 1.0
 gives ≈ 500,000 transaction rows a year (≈ 36 MB a file) and costs of 3.2–3.6 billion SEK a
 year; the tests use 0.01.
 
@@ -93,26 +93,31 @@ Deliberate deviations (for the marts to flag)
    hemsjukvård (per performed hour), 2024-04, +15.0 %. Paid = expected × (1 + pct) rounded half
    up to öre; the SEK figures depend on scale and seed and are in the summary.
 2. Member contributions: Norrtälje kommun raises its contribution by only 1.0 % in 2023 (the
-   agreement requires at least 2.5 % a year from the 2021 base), then by 5.5 % in 2024, which
-   restores it within the three years (back above the minimum path, and the 2024 margin exceeds
-   the 2023 shortfall). Figures (SEK, not scaled; the minimum is the base × 1.025^(year − 2021)):
-   base 1,430,000,000; 2022 1,467,180,000 (+2.6 %); 2023 1,481,851,800 (+1.0 %, minimum
-   1,502,393,750, short by 20,541,950); 2024 1,563,353,649 (+5.5 %, minimum 1,539,953,593.75,
-   above it by 23,400,055.25). Region Stockholm: base 1,700,000,000 (budget 2021 1,645,000,000 +
-   55,000,000, seed 000); 2022 1,751,000,000 (+3.0 %), 2023 1,821,040,000 (+4.0 %), 2024
-   1,912,092,000 (+5.0 %). Booked monthly (twelfths, the 10th; December takes the öre left
-   over) on 3331 / 3341, credit, against the bank.
+   agreement, which covers 2021–2023, raises it by 2.5 % a year from the 2021 base), then by
+   5.5 % in 2024 (a year the agreement does not cover). Figures (SEK, not scaled; the
+   agreement's amount is the base × 1.025^(year − 2021)): base 1,430,000,000; 2022
+   1,467,180,000 (+2.6 %); 2023 1,481,851,800 (+1.0 %, agreement 1,502,393,750, short by
+   20,541,950); 2024 1,563,353,649 (+5.5 %). Region Stockholm: base 1,700,000,000 (budget 2021
+   1,645,000,000 + 55,000,000, seed 000); 2022 1,751,000,000 (+3.0 %), 2023 1,821,040,000
+   (+4.0 %), 2024 1,912,092,000 (+5.0 %). Booked monthly (twelfths, the 10th; December takes
+   the öre left over) on 3331 / 3341, credit, against the bank. The Region's extra
+   contribution for postponed care (seed 000, point 6): 2.6 % of its share of the state grant
+   (made up: 476,000,000 in 2021, 335,000,000 in 2022), i.e. 12,376,000 and 8,710,000, booked
+   on 3332 on 30 June; the costs booked for it (ansvar 410, activity 612, twelve invoices from
+   Tiohundra AB) are 11,900,000 and 9,150,000: 476,000 left over in 2021, 440,000 short in
+   2022. Neither is scaled.
 3. The 5 MSEK transition support of autumn 2024 (seed 003) is booked apart: series ``OS``,
    account 4560 *Omställningsstöd till utförare* with the provider as counterparty, text
    "Omställningsstöd kundval 2024": 5,000,000.00 SEK to the five kundval providers of basal
    hemsjukvård/hemrehabilitering on 2024-10-15, financed by state stimulus money booked in the
    same series on 2024-09-16 (account 3311). It is not in the budget.
 
-From the seeds: the 2.5 % minimum increase and the 55 MSEK added to Region Stockholm's base
-(seed 000), the extra Region contribution for postponed care in 2021 and 2022 (seed 000, point
-6; amounts made up), per visit → per performed hour from 2024-02-01 and 5 MSEK transition
-support in autumn 2024 (seed 003), premises rents from Norrtälje kommun +13.4 % in 2024 and
-"about 1 MSEK a year" per LSS housing place (seed 004). Made up: all amounts and rates
+From the seeds: the 2.5 % increase and the 55 MSEK added to Region Stockholm's base (seed
+000), the extra Region contribution for postponed care in 2021 and 2022 (2.6 % of the Region's
+share of the state grant, seed 000, point 6; the shares and costs made up), per visit → per
+performed hour from 2024-02-01 and 5 MSEK transition support in autumn 2024 (seed 003),
+premises rents from Norrtälje kommun +13.4 % in 2024 and "about 1 MSEK a year" per LSS housing
+place (seed 004). Made up: all amounts and rates
 (reimbursement rates, daily rates, budgets, salaries, …), the 2021 contribution bases, the
 chart of accounts at this level (modelled on Kommun-Bas), the activity codes (modelled on SCB's
 räkenskapssammandrag), responsibility codes, invoice numbers and volumes.
@@ -225,6 +230,7 @@ ANSVAR: tuple[tuple[str, str], ...] = (
     ("200", "Äldreomsorg"),
     ("300", "Funktionsnedsättning och socialpsykiatri"),
     ("400", "Hälso- och sjukvård"),
+    ("410", "Uppskjuten vård (extra medlemsbidrag)"),
     ("500", "Myndighetsenheten"),
     ("900", "Finansiering"),
 )
@@ -343,8 +349,8 @@ class Member:
 
 
 BASE_YEAR = 2021
+LAST_AGREEMENT_YEAR = 2023  # the agreement covers 2021-2023 (raised in 2022 and 2023)
 MIN_INCREASE_PCT = Decimal("2.5")
-RESTORE_WITHIN_YEARS = 3
 LATER_INCREASE_PCT = "3.0"  # years after 2024 (made up)
 MEMBERS: tuple[Member, ...] = (
     Member(
@@ -364,8 +370,20 @@ MEMBERS: tuple[Member, ...] = (
         {2022: "2.6", 2023: "1.0", 2024: "5.5"},
     ),
 )
-# Seed 000 point 6: extra Region contribution for postponed care (amounts made up).
-EXTRA_REGION_CONTRIBUTION = {2021: 12_400_000, 2022: 8_700_000}
+# Seed 000 point 6: in 2021 and 2022 Region Stockholm adds 2.6 % of its share of the state
+# grant for postponed care (uppskjuten vård), followed up against the costs booked for it (on
+# ansvar 410). Year -> (the Region's share of the grant, the costs), SEK, made up.
+EXTRA_CONTRIBUTION_PCT = Decimal("2.6")
+EXTRA_CONTRIBUTION_ACCOUNT = "3332"
+POSTPONED_CARE_ANSVAR = "410"
+POSTPONED_CARE = {2021: (476_000_000, 11_900_000), 2022: (335_000_000, 9_150_000)}
+
+
+def extra_region_contribution(year: int) -> int:
+    """Seed 000 point 6: 2.6 % of the Region's share of the state grant, whole SEK (0 for a
+    year without one)."""
+    share, _ = POSTPONED_CARE.get(year, (0, 0))
+    return _half_up(share * EXTRA_CONTRIBUTION_PCT / 100)
 
 
 def member_contribution(member: Member, year: int) -> int:
@@ -783,9 +801,11 @@ def _members(book: _Book, year: int) -> list[dict[str, Any]]:
         texts = [f"Medlemsbidrag {member.name} {year}-{m:02d}" for m in range(1, 13)]
         book.add("M", dates, texts, rows)
         out.append({"member": member.key, "annual_sek": annual})
-    extra = EXTRA_REGION_CONTRIBUTION.get(year)
+    extra = extra_region_contribution(year)
     if extra:
-        rows = _rows([0, 0], ["1930", "3332"], [extra * 100, -extra * 100]).with_columns(
+        rows = _rows(
+            [0, 0], ["1930", EXTRA_CONTRIBUTION_ACCOUNT], [extra * 100, -extra * 100]
+        ).with_columns(
             pl.Series("ansvar", [None, "900"], dtype=pl.String),
             pl.Series("act", [None, "990"], dtype=pl.String),
         )
@@ -887,9 +907,11 @@ def _monthly_invoices(
     provider: str,
     lines_per_month: list[tuple[str, float, str]],
     text: str,
+    **objects: str,
 ) -> None:
     """One invoice a month from ``provider`` with the same rows each month, given as
-    (activity, SEK a year, row text); each row gets a twelfth of its annual amount."""
+    (activity, SEK a year, row text); each row gets a twelfth of its annual amount.
+    ``objects``: e.g. ``ansvar`` instead of the activity's."""
     cp = COUNTERPARTY[provider]
     account = purchase_account(provider)
     v, acts, amounts, texts, tdates = [], [], [], [], []
@@ -910,6 +932,7 @@ def _monthly_invoices(
         cp=cp,
         tdate=np.array(tdates, dtype="datetime64[D]")[order],
         text=[texts[i] for i in order],
+        **objects,
     )
     name = prov.PROVIDER_BY_KEY[provider].name
     book.invoices(
@@ -930,6 +953,10 @@ def _agreements(book: _Book, year: int) -> None:
     for provider, area, act, annual in FIXED_PAYMENTS:
         text = "Ambulanssjukvård" if area == "AMB" else "Vårdpeng husläkarverksamhet"
         _monthly_invoices(book, year, provider, [(act, annual * index, text)], text)
+    if year in POSTPONED_CARE:  # extra operations at Norrtälje sjukhus (seed 000, point 6)
+        text = "Uppskjuten vård"
+        lines = [("612", POSTPONED_CARE[year][1], text)]
+        _monthly_invoices(book, year, "TIO", lines, text, ansvar=POSTPONED_CARE_ANSVAR)
 
 
 def _places(book: _Book, year: int, scale: float) -> None:
@@ -1498,7 +1525,7 @@ def _budget(rows: pl.DataFrame, vouchers: pl.DataFrame, year: int, seed: int) ->
         ~pl.col("v").is_in(os_vouchers.implode()),
     )
     totals = result.group_by("account", "act").agg(pl.col("amount").sum()).sort("account", "act")
-    exact = {m.account for m in MEMBERS} | {"3332"}
+    exact = {m.account for m in MEMBERS} | {EXTRA_CONTRIBUTION_ACCOUNT}
     factor = rng.normal(1.0, 0.025, totals.height)
     out = []
     for (account, act, amount), f in zip(totals.iter_rows(), factor, strict=True):
@@ -1824,8 +1851,19 @@ def seed_frames() -> dict[str, pl.DataFrame]:
             "budget_contribution_sek": [str(m.budget_2021) for m in MEMBERS],
             "added_contribution_sek": [str(m.added) for m in MEMBERS],
             "base_amount_sek": [str(m.base) for m in MEMBERS],
+            "last_year": [str(LAST_AGREEMENT_YEAR)] * len(MEMBERS),
             "min_annual_increase_pct": [str(MIN_INCREASE_PCT)] * len(MEMBERS),
-            "restore_within_years": [str(RESTORE_WITHIN_YEARS)] * len(MEMBERS),
+        }
+    )
+    region = MEMBERS[0]
+    extra = pl.DataFrame(
+        {
+            "year": [str(y) for y in POSTPONED_CARE],
+            "member": [region.key] * len(POSTPONED_CARE),
+            "account": [EXTRA_CONTRIBUTION_ACCOUNT] * len(POSTPONED_CARE),
+            "state_grant_share_sek": [str(share) for share, _ in POSTPONED_CARE.values()],
+            "contribution_pct": [str(EXTRA_CONTRIBUTION_PCT)] * len(POSTPONED_CARE),
+            "cost_responsibility": [POSTPONED_CARE_ANSVAR] * len(POSTPONED_CARE),
         }
     )
     return {
@@ -1834,6 +1872,7 @@ def seed_frames() -> dict[str, pl.DataFrame]:
         "counterparty_providers": counterparties,
         "reimbursement_rates": rates,
         "member_contribution_agreement": agreement,
+        "extra_member_contribution": extra,
     }
 
 

@@ -23,10 +23,11 @@ def query(workspace, sql: str) -> list[tuple]:
 def contributions(workspace) -> dict:
     rows = query(
         workspace,
-        "SELECT member, year, contribution_booked, contribution_required, difference, "
-        "restoration_status FROM marts.member_contributions",
+        "SELECT member, year, contribution, contribution_booked, contribution_required, "
+        "difference, is_shortfall, costs_booked, contribution_less_costs "
+        "FROM marts.member_contributions",
     )
-    return {(member, year): rest for member, year, *rest in rows}
+    return {(member, year, kind): tuple(map(str, rest)) for member, year, kind, *rest in rows}
 
 
 def test_run_succeeds(run):
@@ -37,28 +38,51 @@ def test_run_succeeds(run):
     assert stale_marts(workspace) == {}
 
 
-def test_under_indexed_contribution_is_flagged_and_its_restoration_shown(run):
+def test_member_contributions_follow_the_agreement(run):
+    """Seed 000: 2022 and 2023 raised by 2.5 % a year from the 2021 base (Region Stockholm's
+    incl. the added 55 MSEK); 2024 is not covered: what was booked, no requirement."""
     workspace, _ = run
     rows = contributions(workspace)
-    booked, required, difference, status = rows[("norrtalje_kommun", 2023)]
-    # Seed 000: at least +2.5 % a year from the 2021 base (1,430 MSEK in the sample):
-    # 1,430,000,000 × 1.025² = 1,502,393,750; 2023 was booked +1.0 % over 2022.
-    assert str(required) == "1502393750.00"
-    assert str(booked) == "1481851800.00"
-    assert str(difference) == "-20541950.00"
-    assert status == "restored in 2024"
-    assert rows[("norrtalje_kommun", 2024)][3] == "met"
+    regular = {(m, y): r[:4] for (m, y, kind), r in rows.items() if kind == "medlemsbidrag"}
+    assert regular == {
+        # booked, required, difference, shortfall
+        ("region_stockholm", 2021): ("1700000000.00", "1700000000.00", "0.00", "False"),
+        ("region_stockholm", 2022): ("1751000000.00", "1742500000.00", "8500000.00", "False"),
+        ("region_stockholm", 2023): ("1821040000.00", "1786062500.00", "34977500.00", "False"),
+        ("region_stockholm", 2024): ("1912092000.00", "None", "None", "None"),
+        ("norrtalje_kommun", 2021): ("1430000000.00", "1430000000.00", "0.00", "False"),
+        ("norrtalje_kommun", 2022): ("1467180000.00", "1465750000.00", "1430000.00", "False"),
+        # 1,430,000,000 × 1.025² = 1,502,393,750; 2023 was booked +1.0 % over 2022.
+        ("norrtalje_kommun", 2023): ("1481851800.00", "1502393750.00", "-20541950.00", "True"),
+        ("norrtalje_kommun", 2024): ("1563353649.00", "None", "None", "None"),
+    }
 
 
-def test_region_stockholm_base_includes_the_added_55_msek(run):
+def test_region_stockholm_extra_contribution_against_its_costs(run):
+    """Seed 000, point 6: 2.6 % of the Region's share of the state grant for postponed care
+    (476 and 335 MSEK in the sample), on its own line, against the costs booked on ansvar 410."""
     workspace, _ = run
-    rows = contributions(workspace)
-    assert str(rows[("region_stockholm", 2021)][1]) == "1700000000.00"
-    assert all(
-        status == "met"
-        for (member, _), (*_, status) in rows.items()
-        if member == "region_stockholm"
-    )
+    extra = {
+        (m, y): r for (m, y, kind), r in contributions(workspace).items() if kind != "medlemsbidrag"
+    }
+    assert extra == {
+        ("region_stockholm", 2021): (
+            "12376000.00",
+            "12376000.00",
+            "0.00",
+            "False",
+            "11900000.00",
+            "476000.00",
+        ),
+        ("region_stockholm", 2022): (
+            "8710000.00",
+            "8710000.00",
+            "0.00",
+            "False",
+            "9150000.00",
+            "-440000.00",
+        ),
+    }
 
 
 def test_budget_outcome_agrees_with_the_vouchers_and_forecasts_the_year(run):

@@ -325,11 +325,28 @@ def test_member_contributions_and_the_under_indexed_year(parsed, seeds):
                 else:
                     assert pct >= minimum_pct, (account, year)
                     assert amounts[year] >= minimum, (account, year)
-    # Restored within three years: 2024 is above the minimum path by more than 2023's shortfall.
-    base = Decimal(agreement["3341"]["base_amount_sek"])
-    margin_2024 = CONTRIBUTIONS["3341"][2024] - base * Decimal("1.025") ** 3
-    assert margin_2024 == Decimal("23400055.25") > Decimal("20541950")
-    assert int(agreement["3341"]["restore_within_years"]) == 3
+    assert {terms["last_year"] for terms in agreement.values()} == {"2023"}  # 2021-2023
+
+
+def test_extra_region_contribution_and_the_costs_booked_for_it(parsed, seeds):
+    """Seed 000, point 6: 2.6 % of the Region's share of the state grant for postponed care,
+    booked on 3332 in 2021 and 2022; the costs it pays for on ansvar 410 (not scaled)."""
+    extra = {int(r["year"]): r for r in seeds["extra_member_contribution"]}
+    assert set(extra) == {2021, 2022}
+    for year in YEARS:
+        booked = -sum(r.amount for _, r in parsed[year].rows() if r.account == "3332")
+        costs = sum(
+            r.amount
+            for _, r in parsed[year].rows()
+            if r.objects.get(1) == "410" and r.account[0] in "4567"
+        )
+        if year in extra:
+            share, pct = Decimal(extra[year]["state_grant_share_sek"]), Decimal("2.6")
+            assert Decimal(extra[year]["contribution_pct"]) == pct
+            assert booked == share * pct / 100
+            assert costs == {2021: Decimal("11900000"), 2022: Decimal("9150000")}[year]
+        else:
+            assert booked == costs == 0
 
 
 def _rate(rates: list[dict[str, str]], service: str, period: str) -> tuple[str, Decimal]:

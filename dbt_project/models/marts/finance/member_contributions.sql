@@ -1,78 +1,101 @@
--- Year × member: the contribution booked in the ledger against what the agreement requires
--- (at least +2.5 % a year, compounded, from the 2021 base), and whether a shortfall was
--- restored within three years. Amounts in SEK, shown positive (income is credit in the ledger).
+-- Year × member × contribution: what the ledger booked against what the agreement (seed 000)
+-- requires. Medlemsbidrag: the 2021 base (Region Stockholm's incl. the added 55 MSEK) raised
+-- by 2.5 % a year, compounded, in 2022 and 2023; years the agreement does not cover have no
+-- requirement. Extra medlemsbidrag (point 6, Region Stockholm 2021 and 2022): 2.6 % of its
+-- share of the state grant for postponed care, against the costs booked for it (on its
+-- responsibility code). Amounts in SEK, contributions and costs shown positive.
 with agreement as (
     select * from {{ ref('member_contribution_agreement') }}
 ),
 
+extra as (
+    select * from {{ ref('extra_member_contribution') }}
+),
+
+ledger_years as (
+    select fiscal_year as year from {{ ref('int_sie__files_current') }}
+),
+
 booked as (
-    select
-        agreement.member,
-        ledger.fiscal_year as year,
-        -sum(ledger.amount) as contribution_booked
-    from {{ ref('int_sie__transactions_current') }} as ledger
-    inner join agreement on agreement.account = ledger.account
+    select fiscal_year as year, account, -sum(amount) as contribution_booked
+    from {{ ref('int_sie__transactions_current') }}
+    where account in (select account from agreement union select account from extra)
     group by all
 ),
 
-compared as (
+costs as (
+    -- Operating costs (classes 4–7) booked on a responsibility code (dimension 1).
+    select year, cost_responsibility, sum(amount) as costs_booked
+    from (
+        select
+            fiscal_year as year,
+            list_filter(objects, lambda o: o.dimension = 1)[1].object as cost_responsibility,
+            amount
+        from {{ ref('int_sie__transactions_current') }}
+        where left(account, 1) between '4' and '7'
+    )
+    group by all
+),
+
+lines as (
     select
-        booked.year,
+        ledger_years.year,
         agreement.member,
         agreement.member_name,
-        booked.contribution_booked,
-        cast(round(agreement.base_amount_sek
-            * power(1 + agreement.min_annual_increase_pct / 100, booked.year - agreement.base_year), 2)
-            as decimal(18, 2)) as contribution_required,
-        agreement.restore_within_years
-    from booked
-    inner join agreement using (member)
-    where booked.year >= agreement.base_year
-),
-
-with_difference as (
-    select *, contribution_booked - contribution_required as difference
-    from compared
-),
-
-restoration as (
-    -- For each year short of the agreement: the first later year, within the window, by
-    -- which the differences since the shortfall add up to zero or more.
+        'medlemsbidrag' as contribution,
+        agreement.account,
+        ledger_years.year <= agreement.last_year as covered_by_agreement,
+        -- The factor as an exact decimal (1.025² = 1.050625), so that rounding to öre is exact.
+        round(agreement.base_amount_sek * cast(power(1 + agreement.min_annual_increase_pct / 100,
+            ledger_years.year - agreement.base_year) as decimal(24, 12)), 2) as contribution_required,
+        null as cost_responsibility
+    from ledger_years
+    inner join agreement on ledger_years.year >= agreement.base_year
+    union all
+    -- The extra contribution in the years the agreement sets it, and in any other year
+    -- something was booked on its account (not covered, then).
     select
-        short.member,
-        short.year,
-        min(later.year) filter (where later.year > short.year and later.running >= 0)
-            as restored_in
-    from with_difference as short
-    inner join (
-        select
-            a.member, a.year as start_year, b.year,
-            sum(b.difference) over (partition by a.member, a.year order by b.year) as running
-        from with_difference as a
-        inner join with_difference as b
-            on b.member = a.member and b.year >= a.year
-            and b.year <= a.year + a.restore_within_years
-        where a.difference < 0
-    ) as later on later.member = short.member and later.start_year = short.year
-    where short.difference < 0
-    group by all
+        ledger_years.year,
+        accounts.member,
+        agreement.member_name,
+        'extra_medlemsbidrag',
+        accounts.account,
+        extra.year is not null,
+        round(extra.state_grant_share_sek * extra.contribution_pct / 100, 2),
+        extra.cost_responsibility
+    from ledger_years
+    cross join (select distinct member, account from extra) as accounts
+    inner join agreement using (member)
+    left join extra on extra.year = ledger_years.year and extra.account = accounts.account
+    left join booked on booked.year = ledger_years.year and booked.account = accounts.account
+    where extra.year is not null or booked.year is not null
 )
 
 select
-    cast(d.year as integer) as year,
-    d.member,
-    d.member_name,
-    cast(d.contribution_booked as decimal(18, 2)) as contribution_booked,
-    d.contribution_required,
-    cast(d.difference as decimal(18, 2)) as difference,
-    cast(round(100 * d.difference / d.contribution_required, 2) as decimal(12, 2))
-        as difference_pct,
-    case
-        when d.difference >= 0 then 'met'
-        when r.restored_in is not null then 'restored in ' || r.restored_in
-        when d.year + d.restore_within_years > (select max(year) from with_difference)
-            then 'open: restore by ' || (d.year + d.restore_within_years)
-        else 'not restored within ' || d.restore_within_years || ' years'
-    end as restoration_status
-from with_difference as d
-left join restoration as r on r.member = d.member and r.year = d.year
+    cast(lines.year as integer) as year,
+    lines.member,
+    lines.member_name,
+    lines.contribution,
+    lines.account,
+    cast(coalesce(booked.contribution_booked, 0) as decimal(18, 2)) as contribution_booked,
+    lines.covered_by_agreement,
+    cast(case when lines.covered_by_agreement then lines.contribution_required end
+        as decimal(18, 2)) as contribution_required,
+    cast(case when lines.covered_by_agreement
+        then coalesce(booked.contribution_booked, 0) - lines.contribution_required end
+        as decimal(18, 2)) as difference,
+    cast(case when lines.covered_by_agreement then round(100
+        * (coalesce(booked.contribution_booked, 0) - lines.contribution_required)
+        / nullif(lines.contribution_required, 0), 2) end as decimal(12, 2)) as difference_pct,
+    case when lines.covered_by_agreement
+        then coalesce(booked.contribution_booked, 0) < lines.contribution_required
+    end as is_shortfall,
+    cast(case when lines.contribution = 'extra_medlemsbidrag'
+        then coalesce(costs.costs_booked, 0) end as decimal(18, 2)) as costs_booked,
+    cast(case when lines.contribution = 'extra_medlemsbidrag'
+        then coalesce(booked.contribution_booked, 0) - coalesce(costs.costs_booked, 0) end
+        as decimal(18, 2)) as contribution_less_costs
+from lines
+left join booked on booked.year = lines.year and booked.account = lines.account
+left join costs
+    on costs.year = lines.year and costs.cost_responsibility = lines.cost_responsibility
