@@ -85,6 +85,26 @@ def test_region_stockholm_extra_contribution_against_its_costs(run):
     }
 
 
+def test_annual_result_is_the_ledgers_result(run, ledger_sample):
+    """KSON's result per year equals the ledger's own #RES records (income − costs); the test
+    sample has a surplus every year (its volumes are scaled down, the contributions are not)."""
+    workspace, _ = run
+    expected = {}
+    for path in sorted((ledger_sample / "sie").glob("*.se")):
+        lines = path.read_text("cp437").splitlines()
+        [year] = [int(line.split()[2][:4]) for line in lines if line.startswith("#RAR 0 ")]
+        res = [Decimal(line.split()[3]) for line in lines if line.startswith("#RES 0 ")]
+        expected[year] = str(-sum(res))
+    rows = query(
+        workspace,
+        "SELECT year, result, is_closed, is_negative, restore_by, amount_to_restore, "
+        "restoration_status FROM marts.annual_result ORDER BY year",
+    )
+    assert [(year, str(result)) for year, result, *_ in rows] == sorted(expected.items())
+    assert len(rows) == 4
+    assert all(rest == [True, False, None, None, "not_negative"] for _, _, *rest in rows)
+
+
 def test_budget_outcome_agrees_with_the_vouchers_and_forecasts_the_year(run):
     workspace, _ = run
     with duckdb.connect(str(workspace.serving_db), read_only=True) as con:

@@ -125,6 +125,7 @@ def test_serving_file_documents_its_columns_and_publication(published):
         (mart, "current", result.run_id, publication, [])
         for mart in [
             "action_plans",
+            "annual_result",
             "contract_followup",
             "cost_per_user",
             "finance_budget_outcome",

@@ -58,6 +58,7 @@ def test_run_publishes_every_mart(run):
         "contract_followup",
         "action_plans",
         "member_contributions",
+        "annual_result",
         "finance_budget_outcome",
         "cost_per_user",
         "reimbursement_control",
