@@ -245,14 +245,20 @@ def validate_file(path: Path, as_json: bool) -> int:
     elif result.ok:
         rows = ", ".join(f"{table}: {n} rows" for table, n in result.rows_per_table().items())
         print(f"File:   {name}\nSource: {source}\nResult: valid ({rows})")
-        if result.masked:
-            places = ", ".join(result.masked)
-            print(f"Masked: {len(result.masked)} personal identity number(s): {places}")
+        _print_masked(result.masked)
         for note in result.notes:
             print(f"Note:   {note}")
     else:
         print(format_report(name, source, result.errors), end="")
+        _print_masked(result.masked)
     return 0 if result.ok else 1 if readable else 2
+
+
+def _print_masked(places: list[str]) -> None:
+    """Where a SIE ledger's personal identity numbers were masked (never the numbers)."""
+    if places:
+        more = f" (and {len(places) - 20} more)" if len(places) > 20 else ""
+        print(f"Masked: {len(places)} personal identity number(s): {', '.join(places[:20])}{more}")
 
 
 def show_status() -> int:
