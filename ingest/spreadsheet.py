@@ -182,28 +182,31 @@ def load_xlsx(path: Path, family: Family, errors: ErrorCollector) -> tuple[Grid 
         positions = [info.absolute_index for info in loaded.selected_columns]
     except Exception:  # noqa: BLE001 - calamine found no cells at all
         raw, positions = pl.DataFrame(), []
-    in_sheet = scan.cells.get(sheet, set())
     if raw.height == 0 or not positions:
-        for row, col in sorted(in_sheet):  # e.g. in a formula of a cell without a value
-            place = f"sheet {sheet}, row {row + 1}, column {column_letter(col)}"
-            errors.add(place, RULE_PERSONNUMMER, family.no_personal_data)
-        errors.add(f"sheet {sheet}", f"sheet {sheet} is empty", family.filled)
-        return None, True
+        raw, positions = pl.DataFrame(), []
     # fastexcel drops leading empty columns; put them back so that c<i> is column i.
     by_position = dict(zip(positions, raw.columns, strict=True))
-    width = max([max(positions) + 1, MIN_COLUMNS, *(col + 1 for _, col in in_sheet)])
+    width = max([*positions, MIN_COLUMNS - 1]) + 1
+    hits = scan.cells.get(sheet, set())
+    in_grid = {(row, col) for row, col in hits if row < raw.height and col < width}
+    for row, col in sorted(hits - in_grid):  # e.g. in the formula of a cell without a value
+        place = f"sheet {sheet}, row {row + 1}, column {column_letter(col)}"
+        errors.add(place, RULE_PERSONNUMMER, family.no_personal_data)
+    if not positions:
+        errors.add(f"sheet {sheet}", f"sheet {sheet} is empty", family.filled)
+        return None, True
     frame = raw.select(
         (
             pl.col(by_position[i]).cast(pl.String) if i in by_position else pl.lit(None, pl.String)
         ).alias(f"c{i}")
         for i in range(width)
     )
-    height = max([frame.height, *(row + 1 for row, _ in in_sheet)])
-    if height > frame.height:  # a cell whose formula holds a number below the last value
-        frame = pl.concat([frame, frame.clear(height - frame.height)])
     grid = Grid(normalise(frame, pl.int_range(1, pl.len() + 1)), is_xlsx=True, sheet=sheet)
-    grid.set_found(scan_personnummer(grid) | in_sheet, RULE_PERSONNUMMER)
-    grid.set_found(scan.unsaved_formulas(sheet), RULE_UNSAVED_FORMULA)
+    grid.set_found(scan_personnummer(grid) | in_grid, RULE_PERSONNUMMER)
+    unsaved = scan.unsaved_formulas(sheet)
+    grid.set_found(
+        {(r, c) for r, c in unsaved if r < raw.height and c < width}, RULE_UNSAVED_FORMULA
+    )
     return grid, True
 
 

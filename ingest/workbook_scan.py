@@ -22,6 +22,8 @@ from xml.etree.ElementTree import Element, ParseError, iterparse
 from ingest.pii import contains_personnummer
 from ingest.validation import printable
 
+# A part that is not well-formed XML, or declares an encoding expat does not know.
+XML_ERRORS = (ParseError, LookupError, ValueError)
 CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
 # A number cell's text, e.g. Excel's float text 1.212121212E9: also scanned as a whole number.
 FLOAT_TEXT = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
@@ -330,7 +332,7 @@ class _Scanner:
                         target = posixpath.normpath(posixpath.join(base, target)).lstrip("/")
                     kind = (element.get("Type") or "").rpartition("/")[2]
                     found[element.get("Id") or ""] = (target, kind)
-        except ParseError:
+        except XML_ERRORS:
             pass  # the part is scanned as text with the others
         return found
 
@@ -371,5 +373,5 @@ class _Scanner:
                     if element.tail and element.tail.strip():
                         part.text(element.tail, stack[-1] if stack else element, stack[:-1])
                     element.clear()
-        except ParseError:
+        except XML_ERRORS:
             self.scan_bytes(name)
