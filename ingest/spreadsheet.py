@@ -224,16 +224,9 @@ def decode_csv(data: bytes, errors: ErrorCollector) -> str | None:
             "file", "the file is UTF-16 (Excel's 'Unicode text')", "UTF-8 or Windows-1252 CSV"
         )
         return None
-    if b"\x00" in data:
-        errors.add(
-            line_at(data, data.index(b"\x00")),
-            "NUL byte: not a text file (or UTF-16 without a byte order mark)",
-            "UTF-8 or Windows-1252 CSV",
-        )
-        return None
     body = data.removeprefix(UTF8_BOM)
     try:
-        return body.decode("utf-8")
+        return _no_nul(body.decode("utf-8"), data, errors)
     except UnicodeDecodeError as error:
         bad = line_at(data, error.start + len(data) - len(body))
     utf8 = next(
@@ -250,7 +243,7 @@ def decode_csv(data: bytes, errors: ErrorCollector) -> str | None:
         )
         return None
     try:
-        return data.decode("cp1252")
+        return _no_nul(data.decode("cp1252"), data, errors)
     except UnicodeDecodeError as error:
         errors.add(
             line_at(data, error.start),
@@ -258,6 +251,19 @@ def decode_csv(data: bytes, errors: ErrorCollector) -> str | None:
             "UTF-8 (Excel's 'CSV UTF-8') or Windows-1252 (Excel's 'CSV (semikolonavgränsad)')",
         )
         return None
+
+
+def _no_nul(text: str, data: bytes, errors: ErrorCollector) -> str | None:
+    """``text``, or None with an error when it holds a NUL (binary, or UTF-16 without a byte
+    order mark, whose digits no scan would find)."""
+    if "\x00" not in text:
+        return text
+    errors.add(
+        line_at(data, data.index(b"\x00")),
+        "NUL byte: not a text file (or UTF-16 without a byte order mark)",
+        "UTF-8 or Windows-1252 CSV",
+    )
+    return None
 
 
 def _encoding(line: bytes) -> str | None:
