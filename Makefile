@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := False
 
 PROVIDER_SAMPLE := $(SAMPLE_DIR)/.providers-sample
 
-.PHONY: run test ui lint prepare bench clean
+.PHONY: run test ui lint prepare bench fuzz clean
 
 # The environment, from the lock file: uv is bootstrapped into the venv with pip. Bytecode is
 # compiled once here: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile
@@ -58,6 +58,10 @@ lint: $(BIN)/kson
 bench: $(BIN)/kson
 	$(BIN)/python -m benchmarks.visit_path --scales 1 10
 	$(BIN)/python -m benchmarks.ledger_path --scale 1
+
+# The readers' mutation fuzzer at length (make test runs it bounded: ~40 examples per family).
+fuzz: $(BIN)/kson
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_fuzz_readers.py
 
 ui: $(BIN)/kson $(PROVIDER_SAMPLE)
 	KSON_LANDING_DIR=$${KSON_LANDING_DIR:-$(SAMPLE_DIR)} \
