@@ -369,12 +369,6 @@ class _Validation:
             "CASE WHEN NOT planned_minutes GLOB '*[!0-9]*' AND length(planned_minutes) <= 9 "
             "THEN CAST(planned_minutes AS INTEGER) END AS _min"
         )
-        # any other number (-30, 1e9, 30.5): said to be out of range or not whole
-        number = "TRY_CAST(planned_minutes AS DOUBLE)"
-        parsed.append(
-            "CASE WHEN (planned_minutes GLOB '*[!0-9]*' OR length(planned_minutes) > 9) "
-            f"AND isfinite({number}) THEN {number} END AS _num"
-        )
         parsed.append(f"list_contains({self.known}, provider_org_nr) AS _org_known")
         parsed.append(f"list_contains({_list_literal(SERVICE_TYPES)}, service_type) AS _service_ok")
         # a well-formed visit_id as a number (for duplicates) and, in the file's year, its
@@ -427,11 +421,15 @@ class _Validation:
                 )
             )
         in_range = f"BETWEEN {MINUTES.minimum} AND {MINUTES.maximum}"
+        # minutes that are some other number (-30, 1e9, 30.5): out of range, or not whole
+        number = "TRY_CAST(planned_minutes AS DOUBLE)"
+        other = f"CASE WHEN isfinite({number}) THEN {number} END"
         rules.append(
             _Rule(
                 "type_planned_minutes",
                 "planned_minutes",
-                f"planned_minutes IS NOT NULL AND _min IS NULL AND coalesce(_num {in_range}, true)",
+                "CASE WHEN planned_minutes IS NULL OR _min IS NOT NULL THEN false "
+                f"ELSE coalesce({other} {in_range}, true) END",
                 "not an integer",
                 "whole minutes in digits, e.g. 30",
             )
@@ -460,7 +458,8 @@ class _Validation:
             _Rule(
                 "minutes_range",
                 "planned_minutes",
-                f"coalesce(_min, _num) NOT {in_range}",
+                f"CASE WHEN _min IS NOT NULL THEN _min NOT {in_range} "
+                f"ELSE {other} NOT {in_range} END",
                 Bound.RULE,
                 MINUTES.expected,
             ),
