@@ -258,7 +258,7 @@ def test_a_failed_dbt_test_keeps_its_mart_unpublished_and_kson_run_says_so(
     check = "marts/survey_results:assert_survey_results_complete"
     stale = f"marts.survey_results: STALE, never published; failed: {check}"
     assert "FAILED marts/survey_results / assert_survey_results_complete" in run
-    assert "(7 current, 1 stale)" in run and f"    {stale}\n" in run
+    assert "(8 current, 1 stale)" in run and f"    {stale}\n" in run
     assert "    marts.action_plans: 0 rows\n" in run
     assert cli.main(["status"]) == 0
     status = capsys.readouterr().out
