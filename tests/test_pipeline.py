@@ -264,6 +264,6 @@ def test_a_failed_dbt_test_keeps_its_mart_unpublished_and_kson_run_says_so(
     status = capsys.readouterr().out
     assert ", 1 stale):" in status and f"  {stale}\n" in status
     published = published_tables(workspace.serving_db)
-    assert len(published) == 7 and "survey_results" not in published
+    assert len(published) == 8 and "survey_results" not in published
     [row] = [row for row in publication_status(workspace.serving_db) if row["status"] == "stale"]
     assert (row["mart"], row["failing_checks"]) == ("survey_results", [check])
