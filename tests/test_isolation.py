@@ -49,9 +49,9 @@ def marked(tmp_path: Path, marker: str) -> Path:
 @pytest.mark.parametrize(
     ("marker", "failure"),
     [
-        ("RAISE", "ValueError was raised in tests/hostile.py, line "),
-        ("RECURSE", "RecursionError was raised in tests/hostile.py, line "),
-        ("EAT", "MemoryError was raised in tests/hostile.py, line "),
+        ("RAISE", "ValueError was raised in tests/hostile/__init__.py, line "),
+        ("RECURSE", "RecursionError was raised in tests/hostile/__init__.py, line "),
+        ("EAT", "MemoryError was raised in tests/hostile/__init__.py, line "),
         ("ABORT", "the reader process ended with signal SIGABRT (a native library aborted"),
         ("HANG", "the read did not finish within 6 s (time limit)"),
     ],

@@ -102,6 +102,9 @@ def test_bad_file_is_quarantined_with_a_report_and_the_others_still_load(store, 
     assert count == 2
     assert (store.quarantine_dir / report_path).read_text("utf-8") == report
     assert con.execute("SELECT count(*) FROM raw.load_log").fetchall() == [(1,)]
+    # Its reader scanned every text of it and found no personal data: a copy is kept.
+    copy = store.quarantine_dir / report_path.removesuffix(".errors.txt")
+    assert copy.read_bytes() == (store.landing_dir / "kolada" / "a_broken.json").read_bytes()
 
 
 def raise_on_read(path):
