@@ -1,7 +1,8 @@
 # Two commands on a fresh machine (Python 3.11, pip, make):
 #   make run    create the environment if missing, run the pipeline on the bundled sample data
 #   make test   create the environment if missing, lint and run the test suite
-# More: make ui (Dagster UI on 127.0.0.1:3000), make lint, make prepare, make clean.
+# More: make ui (Dagster UI on 127.0.0.1:3000), make lint, make prepare, make bench,
+#       make fuzz (the readers' mutation fuzzer at length), make clean.
 
 VENV        := .venv
 BIN         := $(VENV)/bin
