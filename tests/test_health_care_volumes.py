@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from pii_forms import BORN_2005_WITHOUT_ZERO, FORMS
 
 from csv_lines import edited
 from ingest import health_care_volumes as hcv
@@ -350,18 +351,6 @@ def test_many_broken_rows_are_counted_after_the_limit(tmp_path: Path):
 
 # ---------------------------------------- personal identity numbers anywhere in the file
 # (ingest.register_csv.scan_personnummer, shared by every register CSV and the visit logs)
-FORMS = [
-    "121212-1212",
-    "121212+1212",
-    "121212 1212",
-    "121212\u20131212",  # en dash
-    "121212\u20141212",  # em dash
-    "1212121212",
-    "19121212 1212",
-    "191212121212",
-    "701063-2391",  # samordningsnummer, 1970-10-03
-]
-BORN_2005_WITHOUT_ZERO = "501011233"  # 0501011233 as a number cell
 
 
 def assert_not_leaked(result: ReadResult, *numbers: str) -> None:

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pii_forms import BORN_2005_WITHOUT_ZERO, FORMS
 
 from conftest import SAMPLE_DIR
 from ingest import kolada
@@ -225,25 +226,13 @@ def test_values_of_the_wrong_type_anywhere_are_rejected_not_raised(tmp_path, cha
 
 
 # ------------------------------------------------------------------------------ personal data
-FORMS = [
-    "121212-1212",
-    "121212+1212",
-    "121212 1212",
-    "121212\u20131212",  # en dash
-    "121212\u20141212",  # em dash
-    "1212121212",
-    "19121212-1212",
-    "191212121212",
-    "701063-2391",  # samordningsnummer, 1970-10-03
-]
-BORN_2005_WITHOUT_ZERO = 501011233  # 0501011233 as a number
 
 
 def personal(result: kolada.ReadResult) -> list[tuple[str, str]]:
     assert not result.ok and result.tables == {} and result.scanned
     assert all(e.personal_data for e in result.errors)
     digits = "".join(c for c in "\n".join(map(str, result.errors)) if c.isdigit())
-    for number in [*FORMS, str(BORN_2005_WITHOUT_ZERO)]:
+    for number in [*FORMS, BORN_2005_WITHOUT_ZERO]:
         assert "".join(c for c in number if c.isdigit()) not in digits
     return [(e.place, e.rule) for e in result.errors]
 
@@ -257,10 +246,10 @@ def test_every_form_in_every_string_key_and_number(tmp_path):
             {**entry(), "kpi": f"U21468 {FORMS[3]}"},
             {**entry(), "note": {"deeper": [f"x{FORMS[4]}"]}},
             {**entry(), f"key {FORMS[5]}": 1, "id12": 1},
-            entry(count=int(FORMS[7])),
-            entry(count=BORN_2005_WITHOUT_ZERO),
-            entry(value=BORN_2005_WITHOUT_ZERO),  # a KPI's figure may have 9 digits
-            entry(status=str(BORN_2005_WITHOUT_ZERO)),
+            entry(count=int(FORMS[8])),
+            entry(count=int(BORN_2005_WITHOUT_ZERO)),
+            entry(value=int(BORN_2005_WITHOUT_ZERO)),  # a KPI's figure may have 9 digits
+            entry(status=BORN_2005_WITHOUT_ZERO),
         ],
         "next_url": f"https://api.kolada.se/v3/data?user={FORMS[6]}",
         FORMS[8]: "x",

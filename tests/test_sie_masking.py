@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from pii_forms import FORMS
 
 from ingest import pii, sie
 from ingest.landing import FileStore, load_family, sha256_of
@@ -17,18 +18,6 @@ from ingest.registry import FAMILIES
 
 # Skatteverket's test person (1912-12-12) and a samordningsnummer (1970-10-03 + 60), written
 # in every form the detector knows.
-FORMS = [
-    "19121212-1212",
-    "121212-1212",
-    "121212+1212",
-    "121212 1212",
-    "121212\u20131212",  # en dash
-    "121212\u20141212",  # em dash
-    "1212121212",
-    "191212121212",
-    "701063-2391",
-    "197010632391",
-]
 
 
 def ledger(number: str) -> list[str]:
