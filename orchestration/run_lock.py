@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,14 +99,19 @@ def _acquire(path: Path, run_id: str) -> _Held:
     return _Held(holder, fd)
 
 
-def _read_holder(path: Path) -> Holder | None:
-    """Who the lock file says holds it. Never called for a lock this process holds: closing
-    any descriptor of the file would release a POSIX lock of this process."""
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-        return Holder(str(content["run_id"]), str(content["since"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _read_holder(path: Path, attempts: int = 20) -> Holder | None:
+    """Who the lock file says holds it. The holder writes its name right after taking the
+    lock, so an empty file is read again a few times (50 ms apart). Never called for a lock
+    this process holds: closing any descriptor of the file would release a POSIX lock of this
+    process."""
+    for attempt in range(attempts):
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+            return Holder(str(content["run_id"]), str(content["since"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            if attempt < attempts - 1:
+                time.sleep(0.05)
+    return None
 
 
 def is_held(build_db: Path | str) -> bool:
