@@ -73,4 +73,4 @@ clean:
 		$(SAMPLE_DIR)/action_plans $(SAMPLE_DIR)/sie $(SAMPLE_DIR)/health_care_volumes \
 		$(SAMPLE_DIR)/budget $(PROVIDER_SAMPLE)
 	rm -rf warehouse/*.duckdb warehouse/*.wal warehouse/*.lock warehouse/archive warehouse/quarantine \
-		warehouse/logs dbt_project/target dbt_project/logs
+		warehouse/serving warehouse/exports warehouse/logs dbt_project/target dbt_project/logs
