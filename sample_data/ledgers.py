@@ -962,11 +962,7 @@ def _agreements(book: _Book, year: int) -> None:
 def _places(book: _Book, year: int, scale: float) -> None:
     index = cost_index(year)
     units = [u for u in prov.UNITS if u.area in PLACE_RATES]
-    places = prov._scaled(
-        np.array([u.base_size for u in units], dtype=np.float64),
-        scale,
-        minimum=prov.MIN_UNIT_USERS,
-    )
+    places = prov.unit_places(units, scale)
     groups: dict[tuple[str, str], list[int]] = {}
     for i, u in enumerate(units):
         groups.setdefault((u.provider, u.area), []).append(i)

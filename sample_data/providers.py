@@ -58,6 +58,10 @@ TARGET_PERFORMED_OF_GRANTED_PCT = {2022: 67, 2023: 70, 2024: 74}
 # Unexecuted decisions in LSS housing, summed over the LSS housing reports of one month
 # (seed 004: 16 on 2023-12-31). Other months are made up.
 LSS_UNEXECUTED_FIXED = {(2023, 12): 16}
+# Executed decisions in LSS housing at 31 December: users ÷ (users + unexecuted decisions) in
+# the December reports (seed 004: 91 % for 2022, 90 % for 2023; 2024 made up). LSS housing is
+# not scaled (its ~150 places are Norrtälje's size at every scale), so these hold with the 16.
+TARGET_LSS_EXECUTED_PCT = {2022: 91, 2023: 90, 2024: 92}
 
 MIN_UNIT_USERS = 5  # full-year users (home care) / places (residential) per unit, any scale
 
@@ -425,12 +429,17 @@ def _units() -> tuple[Unit, ...]:
                 )
             ]
             + [
-                ("Servicebostad Centrum", 10),
-                ("Servicebostad Rimbo", 10),
-                ("Servicebostad Hallstavik", 8),
+                ("Servicebostad Centrum", 20),
+                ("Servicebostad Rimbo", 18),
+                ("Servicebostad Hallstavik", 14),
             ],
         ),
-        ("E31", "LSS01", "LSSBU", [("Havsbrisen gruppbostad", 6), ("Havsbrisen servicebostad", 8)]),
+        (
+            "E31",
+            "LSS01",
+            "LSSBU",
+            [("Havsbrisen gruppbostad", 6), ("Havsbrisen servicebostad", 20)],
+        ),
     ]
     for prefix, provider, area, spec in residential:
         for i, (name, size) in enumerate(spec, start=1):
@@ -644,6 +653,14 @@ def _target(table: dict[int, int], year: int) -> int:
 
 def _scaled(base: np.ndarray, scale: float, factor: float = 1.0, minimum: int = 0) -> np.ndarray:
     return np.maximum(minimum, np.rint(base * scale * factor)).astype(np.int64)
+
+
+def unit_places(units: Sequence[Unit], scale: float) -> np.ndarray:
+    """Places per residential unit at ``scale`` (at least MIN_UNIT_USERS); LSS housing keeps
+    its size at every scale (TARGET_LSS_EXECUTED_PCT)."""
+    base = np.array([u.base_size for u in units], dtype=np.float64)
+    lss = np.array([u.area in LSS_HOUSING_AREAS for u in units])
+    return np.where(lss, base, _scaled(base, scale, minimum=MIN_UNIT_USERS)).astype(np.int64)
 
 
 def _adjust_to_total(
@@ -881,6 +898,21 @@ def _care_plans(
     return _adjust_to_total(plans, users, total, rng)
 
 
+def _lss_december(
+    users: np.ndarray, places: np.ndarray, year: int, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """December users per LSS housing unit and the month's unexecuted decisions such that
+    users ÷ (users + unexecuted) rounds to TARGET_LSS_EXECUTED_PCT: the unexecuted decisions
+    are seed 004's where given (16 at 2023-12-31), else those nearest the target, and the users
+    are moved to the nearest total that gives it (within the places)."""
+    target = _target(TARGET_LSS_EXECUTED_PCT, year)
+    current = int(users.sum())
+    unexecuted = LSS_UNEXECUTED_FIXED.get((year, 12), round(current * (100 - target) / target))
+    totals = sorted(range(1, int(places.sum()) + 1), key=lambda total: abs(total - current))
+    total = next(t for t in totals if pct_half_up(t, t + unexecuted) == target)
+    return _adjust_to_total(users, places, total, rng), unexecuted
+
+
 def _report_frame(
     *,
     units: Sequence[Unit],
@@ -925,10 +957,13 @@ def _residential_year(year: int, scale: float, seed: int) -> pl.DataFrame:
     row_units = [u for u, _ in rows]
     month = np.array([m for _, m in rows])
     area = np.array([u.area for u in row_units])
-    places = _scaled(
-        np.array([u.base_size for u in row_units], dtype=np.float64), scale, minimum=MIN_UNIT_USERS
-    )
+    places = unit_places(row_units, scale)
     users = np.maximum(1, places - rng.binomial(places, 0.03))
+    lss = np.flatnonzero(np.isin(area, LSS_HOUSING_AREAS))
+    december = lss[month[lss] == 12]
+    users[december], december_unexecuted = _lss_december(
+        users[december], places[december], year, rng
+    )
     short_term = area == "KTB"
     users[short_term] = np.rint(
         places[short_term] * rng.uniform(1.2, 1.7, int(short_term.sum()))
@@ -955,12 +990,14 @@ def _residential_year(year: int, scale: float, seed: int) -> pl.DataFrame:
     incidents = rng.poisson(users[:, None] * rates)
     unexecuted = np.where(np.isin(area, ("SABO", "SABOU")), rng.poisson(0.15, len(rows)), 0)
     # LSS housing: a monthly total of unexecuted decisions spread over the LSS units.
-    lss = np.flatnonzero(np.isin(area, LSS_HOUSING_AREAS))
     walk = np.clip(np.rint(13 + np.cumsum(rng.normal(0, 1.2, 12))), 6, 24).astype(np.int64)
-    for m in range(1, 13):
+    for m in range(1, 12):
         idx = lss[month[lss] == m]
         total = LSS_UNEXECUTED_FIXED.get((year, m), int(walk[m - 1]))
         unexecuted[idx] = rng.multinomial(total, places[idx] / places[idx].sum())
+    unexecuted[december] = rng.multinomial(
+        december_unexecuted, places[december] / places[december].sum()
+    )
     return _report_frame(
         units=row_units,
         year=year,
@@ -1410,6 +1447,9 @@ def generate(
 def _calibration(reports: pl.DataFrame) -> dict[str, int]:
     home = reports.filter(pl.col("area_code") == "HTJ")
     resid = reports.filter(pl.col("area_code").is_in(RESIDENTIAL_CARE_PLAN_AREAS))
+    lss_december = reports.filter(
+        pl.col("area_code").is_in(LSS_HOUSING_AREAS) & (pl.col("month") == 12)
+    )
     return {
         "homecare_care_plan_pct": pct_half_up(
             home["users_with_care_plan"].sum(), home["users"].sum()
@@ -1419,6 +1459,10 @@ def _calibration(reports: pl.DataFrame) -> dict[str, int]:
         ),
         "performed_of_granted_pct": pct_half_up(
             home["performed_hours"].sum(), home["granted_hours"].sum()
+        ),
+        "lss_executed_pct": pct_half_up(
+            lss_december["users"].sum(),
+            lss_december["users"].sum() + lss_december["unexecuted_decisions"].sum(),
         ),
     }
 

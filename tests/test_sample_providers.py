@@ -234,11 +234,17 @@ def test_calibrated_indicators(reports):
         assert pct(home["performed_hours"].sum(), home["granted_hours"].sum()) == performed
 
 
-def test_lss_unexecuted_decisions_end_of_2023(reports):
-    lss = latest(reports).filter(
-        pl.col("area_code").is_in(["LSSB", "LSSBU"]) & (pl.col("period") == "2023-12")
-    )
-    assert lss["unexecuted_decisions"].sum() == 16
+def test_lss_executed_decisions_at_31_december(reports):
+    # users ÷ (users + unexecuted decisions) in the December reports: seed 004's 91 % and 90 %
+    # (with its 16 unexecuted decisions at 2023-12-31), made-up 92 % for 2024
+    expected = {2022: (91, None), 2023: (90, 16), 2024: (92, None)}
+    for year, (executed, unexecuted) in expected.items():
+        lss = latest(reports).filter(
+            pl.col("area_code").is_in(["LSSB", "LSSBU"]) & (pl.col("period") == f"{year}-12")
+        )
+        users, waiting = lss["users"].sum(), lss["unexecuted_decisions"].sum()
+        assert pct(users, users + waiting) == executed
+        assert unexecuted in (None, waiting)
 
 
 def test_one_corrected_resubmission(reports):
