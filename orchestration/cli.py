@@ -1,5 +1,5 @@
 """The ``kson`` command: ``kson run``, ``kson validate FILE``, ``kson status``,
-``kson withdraw FILE_ID --reason TEXT``."""
+``kson withdraw FILE_ID --reason TEXT``, ``kson fetch-kolada --kpi IDS --years YEARS``."""
 
 from __future__ import annotations
 
@@ -356,6 +356,38 @@ def withdraw_file(file_id: int, reason: str) -> int:
     return 0
 
 
+def fetch_kolada(
+    kpi: str, years: str, municipality: str | None, metadata: bool, groups: bool
+) -> int:
+    """Fetch fresh Kolada responses into the landing folder's kolada/ (ingest.kolada_api).
+    Exit code 0: written; 2: nothing written (bad arguments, no network, an error answer)."""
+    from ingest import kolada_api
+    from orchestration.resources import WarehouseResource
+
+    try:
+        client = kolada_api.Client(kolada_api.base_url_from_env())
+        planned = kolada_api.calls(
+            kolada_api.ids(kpi, "kpi"),
+            kolada_api.ids(years, "years"),
+            None if municipality is None else kolada_api.ids(municipality, "municipality"),
+            metadata,
+            groups,
+        )
+        landing = Path(WarehouseResource.from_env().landing_dir)
+        print(f"kson fetch-kolada: {len(planned)} call(s) to {client.base_url}")
+        written = kolada_api.fetch(client, planned, landing)
+    except kolada_api.Unreachable as error:
+        print(f"kson fetch-kolada: {error}: no network? nothing written", file=sys.stderr)
+        return 2
+    except (kolada_api.FetchError, OSError) as error:
+        print(f"kson fetch-kolada: {error}; nothing written", file=sys.stderr)
+        return 2
+    print(f"Written: {len(written)} file(s) into {landing / kolada_api.SOURCE}")
+    for path in written:
+        print(f"  {path.name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kson", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -369,6 +401,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     withdraw.add_argument("file_id", type=int, help="the file's file_id in raw.load_log")
     withdraw.add_argument("--reason", required=True, help="why, in words (kept in the load log)")
+    fetch = commands.add_parser(
+        "fetch-kolada", help="fetch fresh Kolada responses into the landing folder (network)"
+    )
+    fetch.add_argument("--kpi", required=True, help="KPI ids, comma-separated: U21468,N21006")
+    fetch.add_argument("--years", required=True, help="years, comma-separated: 2021,2022")
+    scope = fetch.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--municipality", default="0188", help="municipality or group ids (default 0188)"
+    )
+    scope.add_argument(
+        "--all-municipalities",
+        dest="municipality",
+        action="store_const",
+        const=None,
+        help="all municipalities (/v3/data/kpi/{ids}/year/{years})",
+    )
+    fetch.add_argument(
+        "--metadata", action="store_true", help="also the KPIs' and the municipalities' metadata"
+    )
+    fetch.add_argument(
+        "--groups", action="store_true", help="also the municipality groups and their members"
+    )
     args = parser.parse_args(argv)
     _prepare_environment()
     if args.command == "run":
@@ -377,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         return validate_file(args.file, args.json)
     if args.command == "withdraw":
         return withdraw_file(args.file_id, args.reason)
+    if args.command == "fetch-kolada":
+        return fetch_kolada(args.kpi, args.years, args.municipality, args.metadata, args.groups)
     return show_status()
 
 
