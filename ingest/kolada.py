@@ -1,10 +1,12 @@
 """Kolada API responses (survey results and other municipal KPIs) → raw tables.
 
 One landing file holds one API response, saved as it came: a data response
-(``/v3/data/kpi/{ids}/municipality/{ids}/year/{years}``, or ``/v3/oudata/...`` for units) or a
-KPI metadata response (``/v3/kpi/{ids}``). v2 responses (``next_page`` instead of ``next_url``)
-read the same way. A paged answer is several files, one per page. See
-``docs/contracts/kolada.md`` for the contract and the rules checked here.
+(``/v3/data/kpi/{ids}/municipality/{ids}/year/{years}``, or ``/v3/oudata/...`` for units), a
+KPI metadata response (``/v3/kpi/{ids}``), a municipality response (``/v3/municipality``) or a
+group response (``/v3/municipality_groups``, whose file name carries the fetch date). v2
+responses (``next_page`` instead of ``next_url``) read the same way. A paged answer is several
+files, one per page. See ``docs/contracts/kolada.md`` for the contract and the rules checked
+here.
 
 Every key and string of the document, and every integer written with 9, 10 or 12 digits, is
 checked for personal identity numbers first (:mod:`ingest.pii`): Kolada publishes aggregates,
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,8 @@ SOURCE = "kolada"
 
 VALUES_TABLE = "kolada_values"
 KPIS_TABLE = "kolada_kpis"
+MUNICIPALITIES_TABLE = "kolada_municipalities"
+GROUPS_TABLE = "kolada_municipality_groups"
 
 VALUES_SCHEMA = pl.Schema(
     {
@@ -61,10 +66,32 @@ KPIS_SCHEMA = pl.Schema(
         "publication_date": pl.String,
     }
 )
-TABLE_SCHEMAS = {VALUES_TABLE: VALUES_SCHEMA, KPIS_TABLE: KPIS_SCHEMA}
+MUNICIPALITIES_SCHEMA = pl.Schema(
+    {"municipality_id": pl.String, "title": pl.String, "type": pl.String}
+)
+GROUPS_SCHEMA = pl.Schema(
+    {
+        "group_id": pl.String,
+        "title": pl.String,
+        "member_id": pl.String,
+        "member_title": pl.String,
+        "fetched_on": pl.Date,
+    }
+)
+TABLE_SCHEMAS = {
+    VALUES_TABLE: VALUES_SCHEMA,
+    KPIS_TABLE: KPIS_SCHEMA,
+    MUNICIPALITIES_TABLE: MUNICIPALITIES_SCHEMA,
+    GROUPS_TABLE: GROUPS_SCHEMA,
+}
 
 KPI_ID = re.compile(r"^[A-Z]\d{5}$")
 MUNICIPALITY_ID = re.compile(r"^(\d{4}|G\d+)$")
+FOUR_DIGITS = re.compile(r"\d{4}")
+GROUP_ID = re.compile(r"G\d{1,9}")
+MUNICIPALITY_TYPES = {"K", "L"}  # kommun; region (landsting), and 0000 Riket
+# The fetch date in a group response's file name: Kolada's answer carries none.
+FETCH_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 GENDERS = {"T", "K", "M"}
 # A key shown in a JSON path as it is; any other (it could hold personal data) is shown by its
 # position in its object, e.g. ``values[0].<key 3>``.
@@ -119,15 +146,32 @@ def read(path: Path) -> ReadResult:
     if not rows:
         result.tables[VALUES_TABLE] = pl.DataFrame(schema=VALUES_SCHEMA)
         return result
-    if all(isinstance(row, dict) and "id" in row and "kpi" not in row for row in rows):
-        table, schema, out = KPIS_TABLE, KPIS_SCHEMA, _read_kpis(rows, errors)
+    table = _kind(rows)
+    if table == GROUPS_TABLE:
+        out = _read_groups(rows, Path(path).name, errors)
+    elif table == MUNICIPALITIES_TABLE:
+        out = _read_municipalities(rows, errors)
+    elif table == KPIS_TABLE:
+        out = _read_kpis(rows, errors)
     else:
-        table, schema, out = VALUES_TABLE, VALUES_SCHEMA, _read_values(rows, errors)
+        out = _read_values(rows, errors)
+    schema = TABLE_SCHEMAS[table]
     if errors:
         result.errors = errors.finish()
     else:
         result.tables[table] = pl.DataFrame(out, schema=schema, orient="row")
     return result
+
+
+def _kind(rows: list[Any]) -> str:
+    """Which response the rows are, by the keys of the first object: a group (``members``), a
+    municipality (``id`` and ``type``), a KPI's metadata (``id``) or a data row."""
+    first = next((row for row in rows if isinstance(row, dict)), {})
+    if "members" in first:
+        return GROUPS_TABLE
+    if "kpi" in first or "id" not in first:
+        return VALUES_TABLE
+    return MUNICIPALITIES_TABLE if "type" in first else KPIS_TABLE
 
 
 def _scan(document: Any, errors: ErrorCollector) -> None:
@@ -257,10 +301,91 @@ def _read_values(rows: list[Any], errors: ErrorCollector) -> list[tuple]:
     return out
 
 
-def _read_kpis(rows: list[dict], errors: ErrorCollector) -> list[tuple]:
+def _read_municipalities(rows: list[Any], errors: ErrorCollector) -> list[tuple]:
+    out: list[tuple] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        at = f"values[{i}]"
+        if not isinstance(row, dict):
+            errors.add(at, "entry is not an object")
+            continue
+        municipality, title, kind = row.get("id"), row.get("title"), row.get("type")
+        if not isinstance(municipality, str) or not FOUR_DIGITS.fullmatch(municipality):
+            errors.add(f"{at}.id", "malformed municipality id", "4 digits, e.g. 0188")
+        elif municipality in seen:
+            errors.add(f"{at}.id", "the same municipality appears twice in the file")
+        else:
+            seen.add(municipality)
+        if not isinstance(title, str) or not title.strip():
+            errors.add(f"{at}.title", "missing municipality title")
+        if kind not in MUNICIPALITY_TYPES:
+            errors.add(f"{at}.type", "unknown municipality type", "K (kommun) or L (region)")
+        out.append((municipality, title, kind))
+    return out
+
+
+def _fetch_date(name: str) -> date | None:
+    found = FETCH_DATE.search(name)
+    try:
+        return date.fromisoformat(found.group(1)) if found else None
+    except ValueError:
+        return None
+
+
+def _read_groups(rows: list[Any], name: str, errors: ErrorCollector) -> list[tuple]:
+    """One row per group and member; the fetch date comes from the file's name."""
+    fetched_on = _fetch_date(name)
+    if fetched_on is None:
+        errors.add(
+            "file name",
+            "a municipality group response's name carries no fetch date",
+            "the date of the fetch in the name, e.g. municipality_groups_2024-01-15.json",
+        )
+    out: list[tuple] = []
+    groups: set[str] = set()
+    for i, row in enumerate(rows):
+        at = f"values[{i}]"
+        if not isinstance(row, dict):
+            errors.add(at, "entry is not an object")
+            continue
+        group, title, members = row.get("id"), row.get("title"), row.get("members")
+        if not isinstance(group, str) or not GROUP_ID.fullmatch(group):
+            errors.add(f"{at}.id", "malformed group id", "G and digits, e.g. G176641")
+        elif group in groups:
+            errors.add(f"{at}.id", "the same group appears twice in the file")
+        else:
+            groups.add(group)
+        if not isinstance(title, str) or not title.strip():
+            errors.add(f"{at}.title", "missing group title")
+        if not isinstance(members, list):
+            errors.add(f"{at}.members", "members is not a list", "[{member_id, member_title}]")
+            continue
+        seen: set[str] = set()
+        for j, member in enumerate(members):
+            mat = f"{at}.members[{j}]"
+            if not isinstance(member, dict):
+                errors.add(mat, "member is not an object", "{member_id, member_title}")
+                continue
+            member_id, member_title = member.get("member_id"), member.get("member_title")
+            if not isinstance(member_id, str) or not FOUR_DIGITS.fullmatch(member_id):
+                errors.add(f"{mat}.member_id", "malformed member id", "4 digits, e.g. 0188")
+            elif member_id in seen:
+                errors.add(f"{mat}.member_id", "the same member appears twice in the group")
+            else:
+                seen.add(member_id)
+            if not isinstance(member_title, str | None):
+                errors.add(f"{mat}.member_title", "member_title is not text", "a string")
+            out.append((group, title, member_id, member_title, fetched_on))
+    return out
+
+
+def _read_kpis(rows: list[Any], errors: ErrorCollector) -> list[tuple]:
     out: list[tuple] = []
     for i, row in enumerate(rows):
         at = f"values[{i}]"
+        if not isinstance(row, dict):
+            errors.add(at, "entry is not an object")
+            continue
         kpi, title = row.get("id"), row.get("title")
         if not isinstance(kpi, str) or not KPI_ID.match(kpi):
             errors.add(

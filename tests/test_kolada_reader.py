@@ -284,3 +284,103 @@ def test_a_file_that_does_not_parse_is_not_scanned(tmp_path):
     path = tmp_path / "cut.json"
     path.write_text('{"values": [', encoding="utf-8")
     assert not kolada.read(path).scanned
+
+
+# ------------------------------------------------------------------ municipalities, groups
+
+
+def test_reads_the_municipality_response():
+    result = kolada.read(SAMPLE_DIR / "kolada" / "municipality.json")
+    assert result.ok and result.scanned
+    table = result.tables["kolada_municipalities"]
+    assert table.height == 312
+    assert table.filter(municipality_id="0188").row(0) == ("0188", "Norrtälje", "K")
+    assert table.filter(municipality_id="0000").row(0) == ("0000", "Riket", "L")
+
+
+def test_reads_a_real_municipality_response(reference: Path):
+    rows = json.loads((reference / "pykolada__data__municipality.json").read_text("utf-8"))
+    result = kolada.read(SAMPLE_DIR / "kolada" / "municipality.json")
+    assert result.tables["kolada_municipalities"].rows() == [
+        (row["id"], row["title"], row["type"]) for row in rows
+    ]
+
+
+def test_reads_the_groups_with_their_titles_and_the_fetch_date_from_the_name():
+    result = kolada.read(SAMPLE_DIR / "kolada" / "municipality_groups_2024-01-15.json")
+    assert result.ok and result.scanned
+    groups = result.tables["kolada_municipality_groups"]
+    elderly = groups.filter(group_id="G176641")
+    assert set(elderly["title"]) == {"Liknande kommuner äldreomsorg, Norrtälje, 2022"}
+    assert sorted(elderly["member_id"]) == [
+        "0138", "0160", "0162", "0186", "0192", "0980", "2284"
+    ]  # fmt: skip
+    assert groups.filter(group_id="G33612").height == 26
+    assert set(groups["fetched_on"].cast(str)) == {"2024-01-15"}
+
+
+def group(**change: object) -> dict:
+    members = [{"member_id": "0138", "member_title": "Tyresö"}]
+    return {"id": "G176641", "title": "Liknande kommuner äldreomsorg", "members": members} | change
+
+
+def test_a_group_response_without_a_fetch_date_in_its_name_is_rejected(tmp_path):
+    for name in ("municipality_groups.json", "municipality_groups_2024-02-30.json"):
+        [error] = kolada.read(write(tmp_path, {"values": [group()]}, name)).errors
+        assert (error.file, error.place) == (name, "file name")
+        assert error.rule == "a municipality group response's name carries no fetch date"
+        assert error.expected.endswith("e.g. municipality_groups_2024-01-15.json")
+
+
+def test_group_errors_name_the_place_and_the_rule(tmp_path):
+    twice = [{"member_id": "0138", "member_title": "Tyresö"}] * 2
+    document = {
+        "values": [
+            group(),
+            group(),
+            group(id="176641", title=" "),
+            group(id="G1", members={"member_id": "0138"}),
+            group(id="G2", members=[{"member_id": "138", "member_title": 1}, "0188"]),
+            group(id="G3", members=twice),
+        ]
+    }
+    result = kolada.read(write(tmp_path, document, "municipality_groups_2024-01-15.json"))
+    assert not result.ok and result.tables == {} and result.scanned
+    assert [(e.place, e.rule) for e in result.errors] == [
+        ("values[1].id", "the same group appears twice in the file"),
+        ("values[2].id", "malformed group id"),
+        ("values[2].title", "missing group title"),
+        ("values[3].members", "members is not a list"),
+        ("values[4].members[0].member_id", "malformed member id"),
+        ("values[4].members[0].member_title", "member_title is not text"),
+        ("values[4].members[1]", "member is not an object"),
+        ("values[5].members[1].member_id", "the same member appears twice in the group"),
+    ]
+
+
+def test_municipality_errors_name_the_place_and_the_rule(tmp_path):
+    good = {"id": "0188", "title": "Norrtälje", "type": "K"}
+    document = {
+        "values": [
+            good,
+            good,
+            {"id": 188, "title": "", "type": "X"},
+            "0191",
+        ]
+    }
+    result = kolada.read(write(tmp_path, document))
+    assert not result.ok and result.tables == {}
+    assert [(e.place, e.rule, e.expected) for e in result.errors] == [
+        ("values[1].id", "the same municipality appears twice in the file", None),
+        ("values[2].id", "malformed municipality id", "4 digits, e.g. 0188"),
+        ("values[2].title", "missing municipality title", None),
+        ("values[2].type", "unknown municipality type", "K (kommun) or L (region)"),
+        ("values[3]", "entry is not an object", None),
+    ]
+
+
+def test_a_personal_identity_number_in_a_group_is_found_and_not_shown(tmp_path):
+    members = [{"member_id": "0138", "member_title": f"Tyresö {FORMS[0]}"}]
+    document = {"values": [group(members=members)]}
+    result = kolada.read(write(tmp_path, document, "municipality_groups_2024-01-15.json"))
+    assert personal(result) == [("values[0].members[0].member_title", RULE_PERSONNUMMER)]
