@@ -67,6 +67,22 @@ def known_area_codes() -> frozenset[str]:
 
 
 FINANCE_SEEDS_DIR = SEEDS_DIR / "finance"
+INDICATOR_SEEDS_DIR = SEEDS_DIR / "indicators"
+
+
+@cache
+def indicator_catalog() -> pl.DataFrame:
+    """The board's indicators (seed 004), every column text as in the seed: indicator_id,
+    unit (percent, count, per_100000, sek_per_user), source (``manual`` for the manual-input
+    file), …"""
+    return pl.read_csv(INDICATOR_SEEDS_DIR / "indicator_catalog.csv", infer_schema=False)
+
+
+@cache
+def reporting_units() -> tuple[str, ...]:
+    """The units that may report values in the manual-input file."""
+    seed = pl.read_csv(INDICATOR_SEEDS_DIR / "reporting_units.csv", infer_schema=False)
+    return tuple(seed["reporting_unit"])
 
 
 @cache

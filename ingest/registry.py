@@ -14,6 +14,7 @@ from ingest import (
     contract_followup,
     health_care_volumes,
     kolada,
+    manual_indicators,
     provider_reports,
     sie,
     visit_logs,
@@ -57,6 +58,14 @@ FAMILIES: dict[str, SourceFamily] = {
             accepts=kolada.accepts,
             tables=kolada.TABLE_SCHEMAS,
             patterns=("*.json",),
+        ),
+        SourceFamily(
+            name=manual_indicators.SOURCE,
+            title="The board's indicators reported by KSON's units (Excel or Swedish Excel CSV)",
+            read=manual_indicators.read,
+            accepts=manual_indicators.accepts,
+            tables=manual_indicators.TABLE_SCHEMAS,
+            patterns=("*.xlsx", "*.csv"),
         ),
         SourceFamily(
             name=budget.SOURCE,

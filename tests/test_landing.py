@@ -223,7 +223,8 @@ def test_bytes_loaded_before_under_another_path_are_reported_with_their_file_id(
 
 
 FOLDERS = (
-    "kolada/ *.json; budget/ *.xlsx *.csv; provider_reports/ *.xlsx *.csv; visit_logs/ *.csv; "
+    "kolada/ *.json; manual_indicators/ *.xlsx *.csv; budget/ *.xlsx *.csv; "
+    "provider_reports/ *.xlsx *.csv; visit_logs/ *.csv; "
     "health_care_volumes/ *.csv; contract_followup/ *.csv; action_plans/ *.csv; "
     "sie/ *.se *.si *.sie"
 )
