@@ -186,11 +186,43 @@ def test_429_is_waited_out_at_most_the_capped_retry_after_a_few_times(server, tm
     assert list((tmp_path / "kolada").iterdir()) == []
 
 
+def test_without_a_readable_retry_after_the_wait_doubles_up_to_the_cap():
+    client = kolada_api.Client("http://127.0.0.1", max_wait=5)
+    assert [client._wait(None, attempt) for attempt in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    assert client._wait("soon", 2) == 2
+    assert client._wait("Wed, 21 Oct 2015 07:28:00 GMT", 1) == 0  # a date passed: at once
+
+
 def test_a_next_url_to_another_host_is_not_followed(server, tmp_path):
     server.routes[DATA] = b'{"values": [], "next_url": "https://elsewhere.example/v3/data"}'
 
     with pytest.raises(kolada_api.FetchError, match="next_url does not point at"):
         kolada_api.fetch(kolada_api.Client(server.url), [kolada_api.Call(DATA, "d")], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"<html>Log in to the hotel wifi</html>", "the answer is not JSON"),
+        (b'{"error": "unknown kpi"}', "the answer has no 'values' list"),
+    ],
+)
+def test_an_answer_that_is_no_kolada_response_is_refused(server, tmp_path, body, error):
+    server.routes[DATA] = body
+
+    with pytest.raises(kolada_api.FetchError, match=error):
+        kolada_api.fetch(kolada_api.Client(server.url), [kolada_api.Call(DATA, "d")], tmp_path)
+    assert list((tmp_path / "kolada").iterdir()) == []
+
+
+def test_the_base_url_is_an_http_url(monkeypatch):
+    monkeypatch.delenv("KSON_KOLADA_URL", raising=False)
+    assert kolada_api.base_url_from_env() == "https://api.kolada.se"
+    monkeypatch.setenv("KSON_KOLADA_URL", "http://127.0.0.1:8080/")
+    assert kolada_api.base_url_from_env() == "http://127.0.0.1:8080"
+    monkeypatch.setenv("KSON_KOLADA_URL", "ftp://127.0.0.1")
+    with pytest.raises(kolada_api.FetchError, match="is not an http"):
+        kolada_api.base_url_from_env()
 
 
 def test_a_server_that_does_not_answer_times_out(tmp_path):
