@@ -15,6 +15,7 @@ Plain Python (urllib), no Dagster. The base URL comes from ``KSON_KOLADA_URL`` (
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -147,9 +148,8 @@ class Client:
 
     def pages(self, path: str) -> Iterator[bytes]:
         """The pages of the answer to ``path``, as they came, following ``next_url``."""
-        url: str | None = self.base_url + path
+        url = self.base_url + path
         for _ in range(MAX_PAGES):
-            assert url is not None
             body = self.get(url)
             try:
                 document = json.loads(body)
@@ -188,6 +188,8 @@ class Client:
                 raise Unreachable(
                     f"cannot reach {self.base_url} ({_reason(error, self.timeout)})"
                 ) from None
+            except http.client.HTTPException as error:  # e.g. an answer cut short
+                raise FetchError(f"{url}: a broken answer ({type(error).__name__})") from None
         raise FetchError(
             f"{url}: HTTP 429 Too Many Requests {self.attempts} times; try again later"
         )

@@ -26,7 +26,8 @@ EMPTY = b'{"values": [], "count": 0, "next_url": null, "previous_url": null}'
 class Replay(ThreadingHTTPServer):
     """Answers a GET of a known path (with its query) with its recorded body, the real API's
     address replaced by its own; an unknown path with 404. A path in ``throttled`` is answered
-    429 (Retry-After: ``retry_after``) that many times first."""
+    429 (Retry-After: ``retry_after``) that many times first; one in ``cut_short`` breaks off
+    (its Content-Length promises more)."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -35,6 +36,7 @@ class Replay(ThreadingHTTPServer):
         self.throttled: dict[str, int] = {}
         self.retry_after = "0"
         self.seen: list[str] = []
+        self.cut_short: set[str] = set()
 
     def record(self, path: str, name: str) -> None:
         body = (RECORDED / name).read_bytes()
@@ -55,6 +57,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.server.routes.get(self.path)
         self.send_response(200 if body is not None else 404)
         self.send_header("Content-Type", "application/json")
+        if self.path in self.server.cut_short:
+            self.send_header("Content-Length", str(len(body or b"") + 100))
         self.end_headers()
         self.wfile.write(body or b"")
 
@@ -213,6 +217,15 @@ def test_an_answer_that_is_no_kolada_response_is_refused(server, tmp_path, body,
     with pytest.raises(kolada_api.FetchError, match=error):
         kolada_api.fetch(kolada_api.Client(server.url), [kolada_api.Call(DATA, "d")], tmp_path)
     assert list((tmp_path / "kolada").iterdir()) == []
+
+
+def test_an_answer_cut_short_is_refused(server, tmp_path):
+    server.routes[DATA] = EMPTY
+    server.cut_short.add(DATA)
+
+    with pytest.raises(kolada_api.FetchError) as failure:
+        kolada_api.fetch(kolada_api.Client(server.url), [kolada_api.Call(DATA, "d")], tmp_path)
+    assert str(failure.value) == f"{server.url}{DATA}: a broken answer (IncompleteRead)"
 
 
 def test_the_base_url_is_an_http_url(monkeypatch):
