@@ -92,7 +92,7 @@ def full_run(
         workspace = make_workspace(
             tmp_path_factory.mktemp("full"),
             monkeypatch,
-            ("kolada", *PROVIDER_SOURCES),
+            ("kolada", "manual_indicators", *PROVIDER_SOURCES),
             provider_sample,
         )
         for source in LEDGER_SOURCES:
