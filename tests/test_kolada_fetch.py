@@ -2,7 +2,6 @@
 responses (tests/data/kolada_v3/): the real client, paging, 429s, split id lists, errors. No
 test touches the real network: every one points KSON_KOLADA_URL at 127.0.0.1."""
 
-import json
 import os
 import socket
 import subprocess
@@ -10,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -115,7 +115,7 @@ def test_fetch_writes_every_page_of_every_call_as_a_file_the_kolada_family_reads
     ]
     folder = tmp_path / "kolada"
     written = sorted(path.name for path in folder.iterdir())
-    fetched = f"fetched{time.strftime('%Y-%m-%d')}"
+    fetched = f"fetched{date.today().isoformat()}"
     assert written == sorted(
         [
             f"data_U21468+N21006_0188_2021-2022_{fetched}_page1.json",
@@ -139,10 +139,15 @@ def test_fetch_writes_every_page_of_every_call_as_a_file_the_kolada_family_reads
     assert rows[1].row(0, named=True)["value"] == pytest.approx(207763.020833)
     metadata = kolada.read(folder / f"kpi_U21468+N21006_metadata_{fetched}_page1.json")
     assert metadata.tables[kolada.KPIS_TABLE]["kpi_id"].to_list() == ["U21468", "N21006"]
-    groups = json.loads((folder / f"municipality_groups_{fetched}_page1.json").read_text())
-    assert [g["title"] for g in groups["values"]] == [
-        "Liknande kommuner äldreomsorg, Norrtälje, 2022",
-        "Liknande kommuner LSS, Norrtälje, 2022",
+    municipalities = kolada.read(folder / f"municipality_{fetched}_page1.json")
+    assert municipalities.tables[kolada.MUNICIPALITIES_TABLE]["municipality_id"].to_list() == [
+        "0188", "0001", "0000", "0180",
+    ]  # fmt: skip
+    groups = kolada.read(folder / f"municipality_groups_{fetched}_page1.json")
+    members = groups.tables[kolada.GROUPS_TABLE]  # the fetch date comes from the name
+    assert members.select("group_id", "title", "fetched_on").unique().sort("group_id").rows() == [
+        ("G176641", "Liknande kommuner äldreomsorg, Norrtälje, 2022", date.today()),
+        ("G39654", "Liknande kommuner LSS, Norrtälje, 2022", date.today()),
     ]
 
 
