@@ -179,6 +179,13 @@ BUDGET_ROWS: list[list[object]] = [
     [2024, 2, "4660", "2110", "511", -1250.75],
 ]
 
+MANUAL_ROWS: list[list[object]] = [
+    ["Indikator-id", "År", "Värde", "Kommentar", "Rapporterande enhet"],
+    ["I02", 2023, 6.7, "Utskrivna 80 år och äldre", "Norrtälje sjukhus"],
+    ["I12", 2023, 15000, None, "Primärvården"],
+]
+MANUAL_NAME = "manual_indicators_2023"
+
 VISIT_HEADER = (
     "visit_id,provider_org_nr,unit_id,user_key,staff_key,planned_start,planned_minutes,"
     "actual_start,actual_end,service_type"
@@ -590,6 +597,58 @@ def budget_formula(_: Planted) -> bytes:
     rows = [list(row) for row in BUDGET_ROWS]
     rows[2][3] = "=A1"
     return swedish_csv(rows, "utf-8-sig")
+
+
+# --- manual indicators ------------------------------------------------------------------------
+def _manual(row: int, col: int, value: object) -> list[list[object]]:
+    rows = [list(r) for r in MANUAL_ROWS]
+    rows[row][col] = value
+    return rows
+
+
+@case(f"manual_indicators/ok/{MANUAL_NAME}.csv")
+def manual_good_csv(_: Planted) -> bytes:
+    return swedish_csv(MANUAL_ROWS, "utf-8-sig")
+
+
+@case(f"manual_indicators/ok/{MANUAL_NAME}.xlsx")
+def manual_good_xlsx(_: Planted) -> bytes:
+    return xlsx_bytes(MANUAL_ROWS, sheet="Indikatorer")
+
+
+@case(f"manual_indicators/unknown_indicator/{MANUAL_NAME}.csv")
+def manual_unknown_indicator(_: Planted) -> bytes:
+    return swedish_csv(_manual(1, 0, "I21"))
+
+
+@case(f"manual_indicators/bad_year/{MANUAL_NAME}.csv")
+def manual_bad_year(_: Planted) -> bytes:
+    return swedish_csv(_manual(2, 1, 1899))
+
+
+@case(f"manual_indicators/share_over_100/{MANUAL_NAME}.xlsx")
+def manual_share_over_100(_: Planted) -> bytes:
+    return xlsx_bytes(_manual(1, 2, 106.7), sheet="Indikatorer")
+
+
+@case(f"manual_indicators/person_as_unit/{MANUAL_NAME}.csv")
+def manual_person_as_unit(_: Planted) -> bytes:
+    return swedish_csv(_manual(1, 4, "Karin Lindqvist"), "utf-8-sig")
+
+
+@case(f"manual_indicators/pnr_comment/{MANUAL_NAME}.xlsx")
+def manual_pnr_xlsx(planted: Planted) -> bytes:
+    return xlsx_bytes(_manual(1, 3, f"Gäller patient {planted.new('')}"), sheet="Indikatorer")
+
+
+@case(f"manual_indicators/pnr_comment/{MANUAL_NAME}.csv")
+def manual_pnr_csv(planted: Planted) -> bytes:
+    return swedish_csv(_manual(2, 3, f"Avser {planted.new('12-')}"), "utf-8-sig")
+
+
+@case(f"manual_indicators/formula/{MANUAL_NAME}.csv")
+def manual_formula(_: Planted) -> bytes:
+    return swedish_csv(_manual(1, 3, '=HYPERLINK("http://x")'), "utf-8-sig")
 
 
 # --- visit logs -----------------------------------------------------------------------------

@@ -84,6 +84,7 @@ def test_the_corpus_covers_every_family_and_outcome(corpus: dict[str, Built]):
     assert families == {
         "provider_reports",
         "budget",
+        "manual_indicators",
         "visit_logs",
         "health_care_volumes",
         "contract_followup",
