@@ -15,10 +15,20 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from conftest import Workspace, make_workspace, run_refresh
-from ingest import budget, health_care_volumes, kolada, provider_reports, reference, sie, visit_logs
+from ingest import (
+    budget,
+    health_care_volumes,
+    kolada,
+    manual_indicators,
+    provider_reports,
+    reference,
+    sie,
+    visit_logs,
+)
 
 TIOHUNDRA = "556796-6857"
 PROVIDERS_2023 = 20  # providers reporting home care at the bounds in February 2023
@@ -162,6 +172,20 @@ def budget_file(folder: Path) -> None:
     write(folder / "budget" / "budget_2024.csv", "\r\n".join(lines) + "\r\n", "utf-8-sig")
 
 
+def manual_indicator_file(folder: Path) -> None:
+    """Every manual indicator at its unit's bounds, in the first and the last year."""
+    catalog = reference.indicator_catalog().filter(pl.col("source") == "manual")
+    comment, unit_name = "x" * manual_indicators.MAX_COMMENT, reference.reporting_units()[0]
+    years = manual_indicators.YEAR
+    lines = ["Indikator-id;År;Värde;Kommentar;Rapporterande enhet"]
+    for ident, unit in catalog.select("indicator_id", "unit").rows():
+        bound = manual_indicators.BOUNDS[unit]
+        for year, value in ((years.minimum, bound.minimum), (years.maximum, bound.maximum)):
+            lines.append(f"{ident};{year};{value};{comment};{unit_name}")
+    path = folder / "manual_indicators" / "manual_indicators_bounds.csv"
+    write(path, "\r\n".join(lines) + "\r\n", "utf-8-sig")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -174,6 +198,7 @@ def run(tmp_path_factory: pytest.TempPathFactory):
         volumes(workspace.landing)
         ledgers(workspace.landing)
         budget_file(workspace.landing)
+        manual_indicator_file(workspace.landing)
         yield workspace, run_refresh()
 
 
@@ -194,6 +219,7 @@ def test_every_file_is_accepted(run):
         ("budget", 1),
         ("health_care_volumes", 1),
         ("kolada", 1),
+        ("manual_indicators", 1),
         ("provider_reports", PROVIDERS_2023 + 1),
         ("sie", 2),
         ("visit_logs", 1),
@@ -201,6 +227,16 @@ def test_every_file_is_accepted(run):
     assert not (workspace.warehouse / "quarantine").exists() or not any(
         (workspace.warehouse / "quarantine").rglob("*.errors.txt")
     )
+
+
+def test_the_manual_indicators_hold_their_bounds(run):
+    workspace, _ = run
+    rows = mart(
+        workspace,
+        "SELECT year, min(value), max(value), max(length(comment)) "
+        "FROM intermediate.int_manual_indicators__values_current GROUP BY ALL ORDER BY 1",
+    )
+    assert rows == [(2000, 0, 0, 1000), (2099, 100, 10_000_000, 1000)]
 
 
 def test_dbt_builds_every_mart_and_every_dbt_test_passes(run):
