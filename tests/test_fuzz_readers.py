@@ -23,6 +23,8 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hostile.make_corpus import (
     BUDGET_ROWS,
     BUILDERS,
+    MANUAL_NAME,
+    MANUAL_ROWS,
     REPORT_NAME,
     Planted,
     leaks,
@@ -55,6 +57,10 @@ SEEDS: dict[str, tuple[str, ...]] = {
         f"provider_reports/ok/{REPORT_NAME}.csv",
     ),
     "budget": ("budget/ok/budget_2024.xlsx", "budget/ok/budget_2024.csv"),
+    "manual_indicators": (
+        f"manual_indicators/ok/{MANUAL_NAME}.xlsx",
+        f"manual_indicators/ok/{MANUAL_NAME}.csv",
+    ),
     "visit_logs": ("visit_logs/ok/visits_2024.csv",),
     "health_care_volumes": ("health_care_volumes/ok/health_care_volumes_2024.csv",),
     "contract_followup": ("contract_followup/ok/contract_followup_2023.csv",),
@@ -179,6 +185,8 @@ def mutations(key: str) -> st.SearchStrategy[bytes]:
     if name.endswith(".xlsx"):
         if key.startswith("budget/"):
             return workbook_mutations("Budget", BUDGET_ROWS)
+        if key.startswith("manual_indicators/"):
+            return workbook_mutations("Indikatorer", MANUAL_ROWS)
         return workbook_mutations("Rapport", report_rows())
     return text_mutations(data)
 
