@@ -46,6 +46,8 @@ def _stage(step_key: str) -> str:
         return "dbt build + tests"
     if "published_marts" in step_key:
         return "publish"
+    if "board_report" in step_key:
+        return "report"
     return step_key
 
 
@@ -388,6 +390,32 @@ def fetch_kolada(
     return 0
 
 
+def show_report() -> int:
+    """The path of the board report (the link to the newest); exit code 1 when there is none."""
+    from orchestration.publishing import _publication_id
+    from orchestration.report import report_link, report_publication
+    from orchestration.resources import WarehouseResource
+
+    serving = Path(WarehouseResource.from_env().serving_db)
+    link = report_link(serving)
+    if not link.exists():
+        print(
+            f"kson report: no report yet ({link} does not exist); `kson run` writes one after "
+            "it publishes the marts",
+            file=sys.stderr,
+        )
+        return 1
+    print(link)
+    written = report_publication(serving, link.resolve())
+    if serving.exists() and written != (published := _publication_id(serving, serving.resolve())):
+        print(
+            f"kson report: the report is of publication {written}, the serving file of "
+            f"{published} (the last report step failed: see the run's log)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kson", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -396,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("file", type=Path)
     validate.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("status", help="last run, published marts, quarantined files")
+    commands.add_parser("report", help="print the path of the board report (HTML)")
     withdraw = commands.add_parser(
         "withdraw", help="take a loaded file back (its rows leave the marts at the next run)"
     )
@@ -431,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         return validate_file(args.file, args.json)
     if args.command == "withdraw":
         return withdraw_file(args.file_id, args.reason)
+    if args.command == "report":
+        return show_report()
     if args.command == "fetch-kolada":
         return fetch_kolada(args.kpi, args.years, args.municipality, args.metadata, args.groups)
     return show_status()

@@ -71,26 +71,7 @@ def write_exports(version: Path, folder: Path, suppressed: Suppression) -> None:
     folder.mkdir(parents=True)
     with duckdb.connect() as con:
         con.execute(f"ATTACH {_quote(str(version))} AS serving (READ_ONLY)")
-        columns: dict[str, list[tuple[str, str]]] = {}
-        for table, column, data_type in con.execute(
-            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-            "WHERE database_name = 'serving' AND schema_name = 'marts' "
-            "ORDER BY table_name, column_index"
-        ).fetchall():
-            columns.setdefault(table, []).append((column, data_type))
-        for mart, typed in columns.items():
-            names = [name for name, _ in typed]
-            hidden = suppressed.get(mart, {})
-            if SMALL_CELL_FLAG in names and not hidden:
-                raise ValueError(
-                    f"marts.{mart} has {SMALL_CELL_FLAG} but no column marked "
-                    f"{SUPPRESS_META} in its yml: its small cells would be exported"
-                )
-            con.execute(
-                f"CREATE TEMP VIEW export_{mart} AS SELECT "
-                + ", ".join(_suppress(name, data_type, hidden, names) for name, data_type in typed)
-                + f" FROM serving.marts.{_identifier(mart)}"
-            )
+        for mart, typed in suppressed_views(con, "serving", suppressed).items():
             con.execute(
                 f"COPY export_{mart} TO {_quote(str(folder / f'{mart}.parquet'))} (FORMAT parquet)"
             )
@@ -102,6 +83,37 @@ def write_exports(version: Path, folder: Path, suppressed: Suppression) -> None:
                 f"COPY (SELECT {', '.join(csv_columns)} FROM export_{mart}) "
                 f"TO {_quote(str(folder / f'{mart}.csv'))} (FORMAT csv, DELIMITER ';', HEADER)"
             )
+
+
+def suppressed_views(
+    con: duckdb.DuckDBPyConnection, database: str, suppressed: Suppression
+) -> dict[str, list[tuple[str, str]]]:
+    """For each mart of the attached ``database``, a temp view ``export_<mart>`` with its
+    small cells' marked columns null; returns the marts' (column, type) lists.
+
+    Raises ValueError for a mart with ``is_small_cell`` but no column to suppress: its
+    figures would be shown unsuppressed."""
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = ? AND schema_name = 'marts' ORDER BY table_name, column_index",
+        [database],
+    ).fetchall():
+        columns.setdefault(table, []).append((column, data_type))
+    for mart, typed in columns.items():
+        names = [name for name, _ in typed]
+        hidden = suppressed.get(mart, {})
+        if SMALL_CELL_FLAG in names and not hidden:
+            raise ValueError(
+                f"marts.{mart} has {SMALL_CELL_FLAG} but no column marked "
+                f"{SUPPRESS_META} in its yml: its small cells would be shown"
+            )
+        con.execute(
+            f"CREATE TEMP VIEW export_{mart} AS SELECT "
+            + ", ".join(_suppress(name, data_type, hidden, names) for name, data_type in typed)
+            + f" FROM {_identifier(database)}.marts.{_identifier(mart)}"
+        )
+    return columns
 
 
 def _suppress(name: str, data_type: str, hidden: Mapping[str, str | None], names: list[str]) -> str:
