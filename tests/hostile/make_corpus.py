@@ -30,7 +30,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import xlsxwriter
@@ -138,8 +138,10 @@ def xlsx_bytes(
     """Rows on a sheet: numbers → number cells, text → text cells (a text starting with ``=``
     is written as text, never as a formula), None → nothing."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
-    workbook.set_properties({"created": date(2024, 1, 1)})
+    # NaN and infinities (which the fuzzer draws) become Excel's #NUM! and #DIV/0! cells.
+    options = {"in_memory": True, "strings_to_formulas": False, "nan_inf_to_errors": True}
+    workbook = xlsxwriter.Workbook(buffer, options)
+    workbook.set_properties({"created": datetime(2024, 1, 1)})  # not now: deterministic bytes
     sheets = [(sheet, rows)] + ([("Anteckningar", extra_sheet)] if extra_sheet else [])
     for name, content in sheets:
         worksheet = workbook.add_worksheet(name)
