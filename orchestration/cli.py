@@ -81,8 +81,10 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
 
     from ingest.landing import NO_FAMILY
     from orchestration.assets.publish import PUBLISHED_MARTS
+    from orchestration.assets.report import BOARD_REPORT
     from orchestration.definitions import build_definitions
     from orchestration.publishing import publication_status
+    from orchestration.report import report_link
     from orchestration.run_lock import BUILD_DB_TAG, build_db_tag
 
     defs = build_definitions()
@@ -173,6 +175,8 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
     )
     for row in marts:
         print(f"    {_mart_line(row)}")
+    if any(event.asset_key == BOARD_REPORT for event in materialized):
+        print(f"  board report: {report_link(serving)} -> {report_link(serving).resolve().name}")
     return 0 if result.success and not stale else 1
 
 

@@ -305,7 +305,12 @@ def benchmarks(reader: Reader) -> dict[str, Any]:
         group = "lss" if BENCHMARK_KPIS[row["kpi_id"]] == "lss" else "elderly_care"
         kpi = kpis.setdefault(
             row["kpi_id"],
-            {"title": row["kpi_title"], "group": row[f"{group}_group_title"], "rows": []},
+            {
+                "title": row["kpi_title"],
+                "group": row[f"{group}_group_title"],
+                "higher_is_better": row["higher_is_better"],
+                "rows": [],
+            },
         )
         kpi["rows"].append(
             {
@@ -316,7 +321,8 @@ def benchmarks(reader: Reader) -> dict[str, Any]:
         )
     for kpi in kpis.values():
         values = [row["value"] for row in kpi["rows"] if row["value"] is not None]
-        kpi["decimals"] = 0 if all(float(v).is_integer() for v in values) else 1
+        # whole kronor for costs; one decimal for shares and deviations in %
+        kpi["decimals"] = 0 if all(abs(v) >= 100 or float(v).is_integer() for v in values) else 1
         kpi["chart"] = _comparison_chart(kpi["rows"])
     return {"state": state, "kpis": kpis}
 

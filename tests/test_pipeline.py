@@ -264,6 +264,8 @@ def test_a_failed_dbt_test_keeps_its_mart_unpublished_and_kson_run_says_so(
     assert "FAILED marts/survey_results / assert_survey_results_complete" in run
     assert "(9 current, 1 stale)" in run and f"    {stale}\n" in run
     assert "    marts.action_plans: 0 rows\n" in run
+    # the board report is written all the same, from what was published
+    assert f"  board report: {workspace.warehouse / 'reports' / 'report.html'} -> " in run
     assert cli.main(["status"]) == 0
     status = capsys.readouterr().out
     assert ", 1 stale):" in status and f"  {stale}\n" in status

@@ -134,6 +134,15 @@ def test_chromium_renders_the_key_figures(full_run, report, tmp_path):
         "SELECT cost_per_user FROM marts.cost_per_user WHERE service = 'hemtjanst' AND year = 2023",
     )
     assert shown(float(cost), 0, "kr") in text
+    # Kolada: Norrtälje's cost per home-care user against the county and its group
+    [(year, value, rank, of, group_mean, title)] = serving_rows(
+        serving,
+        "SELECT year, value, county_rank, county_municipalities, elderly_care_group_mean, "
+        "elderly_care_group_title FROM marts.kpi_benchmark WHERE kpi_id = 'N21006' "
+        "AND is_followed_up AND year = 2022",
+    )
+    assert f"{year} {shown(value)} " in text and f" {rank} av {of} " in text
+    assert f"{title}, medel" in text and shown(group_mean) in text
 
 
 def test_chromium_shows_every_indicator_of_the_catalog(full_run, report, tmp_path):
