@@ -427,8 +427,10 @@ def _comparison_chart(rows: list[dict[str, Any]]) -> str:
 
 
 def svg(chart: alt.TopLevelMixin) -> str:
-    """The chart as SVG markup, rendered offline; nothing in it is fetched."""
-    markup = vl_convert.vegalite_to_svg(chart.to_dict())
+    """The chart as SVG markup, numbers in Swedish; no data may be fetched."""
+    markup = vl_convert.vegalite_to_svg(
+        chart.to_dict(), format_locale="sv-SE", allowed_base_urls=[]
+    )
     return markup[markup.index("<svg") :]
 
 

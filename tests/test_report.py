@@ -156,10 +156,10 @@ def test_chromium_shows_every_indicator_of_the_catalog(full_run, report, tmp_pat
 
 @pytest.fixture(scope="module")
 def planted(full_run, tmp_path_factory) -> tuple[Path, Path, list[str]]:
-    """A publication of the sample's marts with planted rows: a small cell in survey_results
-    and cost_per_user, markup in an action plan's comment; published twice, the second
-    time with contract_followup stale and without member_contributions: (serving link, build
-    database, marts)."""
+    """A publication of the sample's marts with planted rows: a small cell in survey_results,
+    cost_per_user and indicator_values, markup in an action plan's comment; published twice,
+    the second time with contract_followup stale and without member_contributions: (serving
+    link, build database, marts)."""
     workspace, _ = full_run
     build = tmp_path_factory.mktemp("report_build") / "build.duckdb"
     with duckdb.connect(str(build)) as con:
@@ -182,6 +182,10 @@ def planted(full_run, tmp_path_factory) -> tuple[Path, Path, list[str]]:
         con.execute(
             "UPDATE marts.cost_per_user SET is_small_cell = true, cost_per_user = 123457 "
             "WHERE service = 'lss_boende' AND year = 2023"
+        )
+        con.execute(
+            "UPDATE marts.indicator_values SET is_small_cell = true, value = 42.4 "
+            "WHERE indicator_id = 'I06' AND reporting_year = 2023"
         )
         con.execute(
             "UPDATE marts.action_plans SET latest_comment = ? WHERE plan_id = "
@@ -210,6 +214,8 @@ def test_a_small_cell_is_never_shown_and_markup_stays_text(planted, suppression)
     assert SMALL in row  # the 2023 cell says why it is empty, never 0
     lss = re.search(r"Bostad med särskild service LSS.*?</tr>", page, flags=re.S).group(0)
     assert SMALL in lss
+    lss_decisions = re.search(r"Andel verkställda beslut i bostad.*?</tr>", page, flags=re.S)
+    assert SMALL in lss_decisions.group(0) and "42,4" not in lss_decisions.group(0)
     assert "<script>alert" not in page and "<b>fet</b>" not in page
     assert html.escape(INJECTED, quote=False) in page.replace("&#34;", '"')
 
