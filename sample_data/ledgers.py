@@ -52,12 +52,12 @@ Scale
 -----
 ``--scale`` multiplies the volume-driven streams: home-care hours (taken from
 ``sample_data.providers`` at the same scale and seed), home health care and rehab volumes,
-residential places, per-item invoices (patient transport, visits, aids, interpreters, …) and
-the user fees. Agreement figures — member contributions, the direct agreement with Tiohundra AB,
-capitation, payroll, rents — do not scale, so only scale 1.0 gives a plausible result (2021
-+15, 2022 +6, 2023 −24, 2024 −41 MSEK at the default seed; at 0.01 a large surplus). Scale 1.0
-gives ≈ 500,000 transaction rows a year (≈ 36 MB a file) and costs of 3.2–3.6 billion SEK a
-year; the tests use 0.01.
+residential places (not LSS housing: ``sample_data.providers.unit_places``), per-item invoices
+(patient transport, visits, aids, interpreters, …) and the user fees. Agreement figures —
+member contributions, the direct agreement with Tiohundra AB, capitation, payroll, rents — do
+not scale, so only scale 1.0 gives a plausible result (2021 +15, 2022 +6, 2023 −24, 2024 −41
+MSEK at the default seed; at 0.01 a large surplus). Scale 1.0 gives ≈ 500,000 transaction rows
+a year (≈ 36 MB a file) and costs of 3.2–3.6 billion SEK a year; the tests use 0.01.
 
 Consistency with the provider sample
 ------------------------------------
@@ -460,8 +460,8 @@ PLACE_RATES = {
     "SABO": ("520", 2150),
     "SABOU": ("520", 2080),
     "KTB": ("514", 2600),
-    "LSSB": ("531", 2900),
-    "LSSBU": ("531", 3400),
+    "LSSB": ("531", 2200),
+    "LSSBU": ("531", 2490),
 }
 # Per-item invoices: (provider, area, activity, row text, items a year at scale 1.0,
 # mean SEK in 2021, log-normal sigma). Invoiced weekly (four invoices a month).
