@@ -127,6 +127,12 @@ def planted_build(full_run, tmp_path_factory) -> Path:
             "AND EXISTS (SELECT 1 FROM marts.cost_per_user n WHERE n.service = c.service "
             "AND n.year = c.year + 1 AND n.cost_per_user IS NOT NULL))"
         )
+        con.execute(
+            "UPDATE marts.indicator_values SET is_small_cell = true, persons = 4 WHERE rowid = "
+            "(SELECT min(rowid) FROM marts.indicator_values i WHERE value IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM marts.indicator_values n WHERE n.indicator_id = "
+            "i.indicator_id AND n.reporting_year = i.reporting_year + 1 AND n.value IS NOT NULL))"
+        )
     return build
 
 
@@ -189,6 +195,19 @@ def test_small_cells_have_their_figures_empty_in_both_exports_and_kept_in_servin
     assert exported["cost_per_user_previous_year"] is None
     assert exported["cost_per_user_change_pct"] is None
     assert after["cost_per_user_previous_year"] is not None
+    # The same for a board indicator: its change and status would show the small year's value.
+    [after] = serving_rows(
+        serving,
+        "SELECT n.* FROM marts.indicator_values n JOIN marts.indicator_values s "
+        "ON s.indicator_id = n.indicator_id AND s.reporting_year = n.reporting_year - 1 "
+        "WHERE s.is_small_cell",
+    )
+    [exported] = parquet_rows(
+        folder / "indicator_values.parquet",
+        f"indicator_id = '{after['indicator_id']}' AND reporting_year = {after['reporting_year']}",
+    )
+    assert exported["value"] == after["value"] is not None
+    assert (exported["previous_value"], exported["change"], exported["status"]) == (None,) * 3
 
 
 def test_a_mart_with_small_cells_but_no_column_to_suppress_is_not_exported(planted, tmp_path):

@@ -132,6 +132,7 @@ def test_serving_file_documents_its_columns_and_publication(published):
             "contract_followup",
             "cost_per_user",
             "finance_budget_outcome",
+            "indicator_values",
             "kpi_benchmark",
             "member_contributions",
             "provider_month",
@@ -262,14 +263,20 @@ def test_a_failed_dbt_test_keeps_its_mart_unpublished_and_kson_run_says_so(
     check = "marts/survey_results:assert_survey_results_complete"
     stale = f"marts.survey_results: STALE, never published; failed: {check}"
     assert "FAILED marts/survey_results / assert_survey_results_complete" in run
-    assert "(9 current, 1 stale)" in run and f"    {stale}\n" in run
+    # indicator_values is built from survey_results: not built either
+    assert "(9 current, 2 stale)" in run and f"    {stale}\n" in run
     assert "    marts.action_plans: 0 rows\n" in run
     # the board report is written all the same, from what was published
     assert f"  board report: {workspace.warehouse / 'reports' / 'report.html'} -> " in run
     assert cli.main(["status"]) == 0
     status = capsys.readouterr().out
-    assert ", 1 stale):" in status and f"  {stale}\n" in status
+    assert ", 2 stale):" in status and f"  {stale}\n" in status
     published = published_tables(workspace.serving_db)
     assert len(published) == 9 and "survey_results" not in published
-    [row] = [row for row in publication_status(workspace.serving_db) if row["status"] == "stale"]
-    assert (row["mart"], row["failing_checks"]) == ("survey_results", [check])
+    stale_rows = [
+        row for row in publication_status(workspace.serving_db) if row["status"] == "stale"
+    ]
+    assert {row["mart"]: row["failing_checks"] for row in stale_rows} == {
+        "survey_results": [check],
+        "indicator_values": [check],  # upstream of it
+    }

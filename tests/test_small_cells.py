@@ -18,6 +18,7 @@ UNIT_TESTS = {
     "provider_month": "provider_month_small_cells",
     "survey_results": "survey_results_small_cells",
     "cost_per_user": "cost_per_user_small_cells",
+    "indicator_values": "indicator_values_small_cells",
 }
 
 
@@ -79,6 +80,7 @@ def test_sample_marts_flag_rows_about_fewer_than_5_persons(full_run):
                 "provider_month": "users BETWEEN 1 AND 4 OR visit_users BETWEEN 1 AND 4",
                 "survey_results": "respondents BETWEEN 1 AND 4",
                 "cost_per_user": "average_users > 0 AND average_users < 5",
+                "indicator_values": "persons > 0 AND persons < 5",
             }.items()
         }
         [(small, large)] = con.execute(
