@@ -3,11 +3,13 @@ survey and cost values its table leaves blank, the statuses against the 2024 tar
 lineage of each value. The status rule itself is covered by the model's dbt unit tests."""
 
 import csv
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from test_small_cells import unit_test_results
 
 from conftest import stale_marts
 
@@ -131,3 +133,24 @@ def test_lineage_and_data_period(full_run, mart):
     assert manual["source_model"] == "int_manual_indicators__values_current"
     assert sources[manual["source_file_id"]] == "manual_indicators"
     assert sources[i14["source_file_id"]] == sources[survey["source_file_id"]] == "kolada"
+
+
+STATUS_UNIT_TESTS = (
+    "indicator_values_numeric_targets",
+    "indicator_values_direction_targets",
+    "indicator_values_keep_tolerance",
+)
+
+
+def test_the_keep_tolerance_unit_test_fails_when_the_tolerance_moves(full_run, tmp_path):
+    # The status unit tests passed in the session's run (the mart was built); at a tolerance
+    # of 1 a share 2 points worse is no longer kept: only the tolerance's test fails.
+    workspace, _ = full_run
+    build = tmp_path / "build.duckdb"
+    shutil.copyfile(workspace.build_db, build)
+    moved = unit_test_results(build, tmp_path, STATUS_UNIT_TESTS, indicator_keep_tolerance=1)
+    assert moved == {
+        "indicator_values_numeric_targets": "pass",
+        "indicator_values_direction_targets": "pass",
+        "indicator_values_keep_tolerance": "fail",
+    }
