@@ -62,6 +62,8 @@ def test_run_publishes_every_mart(run):
         "finance_budget_outcome",
         "cost_per_user",
         "reimbursement_control",
+        "kpi_benchmark",
+        "indicator_values",
     }
 
 
