@@ -38,7 +38,9 @@ county as (
     select
         kpi_id,
         year,
-        avg(value) as county_mean,
+        -- The means over exact decimals (Kolada publishes at most a few decimals): a mean of
+        -- doubles depends on the order DuckDB's threads add them, so a rebuild could differ.
+        avg(value::decimal(18, 4)) as county_mean,
         median(value) as county_median,
         count(*) as county_municipalities
     from rows
@@ -71,7 +73,7 @@ group_means as (
         g.group_id,
         v.kpi_id,
         v.year,
-        avg(v.value) as mean,
+        avg(v.value::decimal(18, 4)) as mean,
         count(*) as municipalities
     from group_members as g
     inner join area_values as v on v.municipality_id = g.member_id
