@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -108,10 +108,11 @@ class Section:
 
 
 def number(value: Any, decimals: int = 0) -> str:
+    """Rounded half up, as the marts round."""
     if value is None:
         return "–"
-    text = f"{float(value):,.{decimals}f}" if decimals else f"{round(float(value)):,}"
-    return text.replace(",", "\u202f").replace(".", ",").replace("-", "−")
+    rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+    return f"{rounded:,.{decimals}f}".replace(",", "\u202f").replace(".", ",").replace("-", "−")
 
 
 def _unit(text: str, unit: str) -> str:
@@ -361,7 +362,9 @@ def finances(reader: Reader) -> dict[str, Any]:
 
 def _sparkline(points: list[tuple[int, Any]], years: list[int]) -> str:
     """A small line chart of a share over the years (inline SVG); gaps where none is shown."""
-    shown = [{"year": str(year), "share": float(value)} for year, value in points if value]
+    shown = [
+        {"year": str(year), "share": float(value)} for year, value in points if value is not None
+    ]
     if not shown:
         return ""
     chart = (
