@@ -32,9 +32,8 @@ from ingest.sheet_layout import (
     Layout,
     Plan,
     check_rows,
-    empty_rows,
-    find_table,
     open_table,
+    table_at_first_row,
     table_rows,
 )
 from ingest.spreadsheet import (
@@ -99,6 +98,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("Belopp", "amount", "amount", nine_digits=True),
 )
 COLUMN_BY_FIELD = {c.field: c for c in COLUMNS}
+# The table header is the first non-empty row (row 1 by the contract).
+FIND_LAYOUT = table_at_first_row(COLUMNS, "the budget table")
 KEY = ("year", "month", "account", "responsibility", "activity")
 
 RULE_EMPTY = "empty cell in a required column"
@@ -146,7 +147,7 @@ def read(path: Path) -> ReadResult:
         errors.add("file name", "file name does not follow the naming rule", FILE_NAME_FORM)
     file_year = int(match.group(1)) if match else None
     # Another suffix: the file name error above already says .xlsx or .csv.
-    grid, layout, scanned = open_table(path, FAMILY, _find_layout, errors)
+    grid, layout, scanned = open_table(path, FAMILY, FIND_LAYOUT, errors)
     if grid is None:
         return ReadResult(errors=errors.finish("file"), scanned=scanned)
 
@@ -157,22 +158,6 @@ def read(path: Path) -> ReadResult:
     version = int(match.group(2) or 1) if match else 1
     table = table.with_columns(pl.lit(version, pl.Int32).alias("budget_version"))
     return ReadResult(tables={TABLE: table}, notes=notes, scanned=scanned)
-
-
-# --------------------------------------------------------------------------------------------
-# Layout: table header, budget rows
-# --------------------------------------------------------------------------------------------
-def _find_layout(grid: Grid, errors: ErrorCollector) -> Layout:
-    """The table header is the first non-empty row (row 1 by the contract); the budget rows
-    follow it up to the first empty row."""
-    empty = empty_rows(grid)
-    filled = (~empty).arg_true()
-    layout = Layout()
-    if filled.is_empty():
-        errors.add(grid.where, "no content", "the budget table")
-        return layout
-    find_table(grid, layout, int(filled[0]), empty, COLUMNS, errors)
-    return layout
 
 
 # --------------------------------------------------------------------------------------------

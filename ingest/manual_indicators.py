@@ -30,17 +30,14 @@ import polars as pl
 from ingest import reference
 from ingest.sheet_layout import (
     Column,
-    Layout,
     Plan,
     check_rows,
-    empty_rows,
-    find_table,
     open_table,
+    table_at_first_row,
     table_rows,
 )
 from ingest.spreadsheet import (
     Family,
-    Grid,
     close_to_whole,
     csv_head,
     first_rule,
@@ -84,6 +81,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("Rapporterande enhet", "reporting_unit", "unit"),
 )
 COLUMN_BY_FIELD = {c.field: c for c in COLUMNS}
+# The table header is the first non-empty row (row 1 by the contract).
+FIND_LAYOUT = table_at_first_row(COLUMNS, "the indicator table")
 KEY = ("indicator_id", "year")
 
 # Plausible ranges (docs/contracts/manual_indicators.md, "Bounds"), per catalog unit.
@@ -139,7 +138,7 @@ def read(path: Path) -> ReadResult:
     ``MAX_ERRORS_PER_RULE`` listed per rule) when any rule of the contract is broken.
     """
     errors = ErrorCollector(path.name)
-    grid, layout, scanned = open_table(path, FAMILY, _find_layout, errors)
+    grid, layout, scanned = open_table(path, FAMILY, FIND_LAYOUT, errors)
     if grid is None:
         return ReadResult(errors=errors.finish("file"), scanned=scanned)
     notes: list[str] = []
@@ -155,19 +154,6 @@ def read(path: Path) -> ReadResult:
     values = rows.select(*plan.values, pl.col("__line").alias("source_row"))
     table = values.cast({name: SCHEMA[name] for name in values.columns})
     return ReadResult(tables={TABLE: table}, notes=notes, scanned=scanned)
-
-
-def _find_layout(grid: Grid, errors: ErrorCollector) -> Layout:
-    """The table header is the first non-empty row (row 1 by the contract); the values follow
-    it up to the first empty row."""
-    empty = empty_rows(grid)
-    filled = (~empty).arg_true()
-    layout = Layout()
-    if filled.is_empty():
-        errors.add(grid.where, "no content", "the indicator table")
-        return layout
-    find_table(grid, layout, int(filled[0]), empty, COLUMNS, errors)
-    return layout
 
 
 @cache

@@ -90,6 +90,25 @@ def empty_rows(grid: Grid) -> pl.Series:
     return grid.cells.select(pl.all_horizontal(pl.col(grid.columns).is_null())).to_series()
 
 
+def table_at_first_row(
+    columns: tuple[Column, ...], content: str
+) -> Callable[[Grid, ErrorCollector], Layout]:
+    """The layout finder of a file whose table header is its first non-empty row and whose
+    rows follow it up to the first empty row; ``content`` names what an empty file lacks."""
+
+    def find_layout(grid: Grid, errors: ErrorCollector) -> Layout:
+        empty = empty_rows(grid)
+        filled = (~empty).arg_true()
+        layout = Layout()
+        if filled.is_empty():
+            errors.add(grid.where, "no content", content)
+            return layout
+        find_table(grid, layout, int(filled[0]), empty, columns, errors)
+        return layout
+
+    return find_layout
+
+
 def find_table(
     grid: Grid,
     layout: Layout,
