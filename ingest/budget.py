@@ -44,6 +44,7 @@ from ingest.spreadsheet import (
     first_rule,
     header_key,
     number,
+    two_decimal_number,
 )
 from ingest.validation import Bound, ErrorCollector, ReadResult
 
@@ -76,8 +77,6 @@ FILE_NAME_FORM = (
     "budget_<YYYY>[_v<N>].xlsx or .csv, N ≥ 2, e.g. budget_2024.xlsx or budget_2024_v2.csv"
 )
 ACCOUNT = r"^\d{4}$"
-# An amount as plain text with at most two decimals: parsed exactly (no binary float).
-PLAIN_AMOUNT = r"^[+-]?\d+(?:[.,]\d{0,2})?$"
 # Plausible amounts (docs/contracts/budget.md, "Bounds"): a line, and all lines together.
 AMOUNT = Bound(-(10**11), 10**11, "SEK a budget line")
 TOTAL = Bound(0, 10**13, "SEK, the sum of |Belopp| over all lines")
@@ -201,17 +200,7 @@ def _plan(fields: tuple[str, ...], file_year: int | None, is_xlsx: bool) -> Plan
         if column.kind in ("year", "month"):
             stages.append(number(column.field).alias(f"__num_{column.field}"))
         elif column.kind == "amount":
-            text = pl.col(column.field)
-            plain = text.str.contains(PLAIN_AMOUNT)
-            stages += [
-                plain.fill_null(False).alias("__plain_amount"),
-                pl.when(plain)
-                .then(
-                    text.str.replace(",", ".", literal=True).cast(pl.Decimal(38, 2), strict=False)
-                )
-                .alias("__exact_amount"),
-                pl.when(~plain).then(number(column.field)).alias("__float_amount"),
-            ]
+            stages += two_decimal_number(column.field, "_amount")
 
     known_accounts = sorted(reference.known_accounts())
     known_activities = sorted(reference.known_activity_codes())

@@ -43,6 +43,7 @@ from ingest.spreadsheet import (
     first_rule,
     header_key,
     number,
+    two_decimal_number,
 )
 from ingest.validation import Bound, ErrorCollector, ReadResult
 
@@ -93,8 +94,6 @@ RATE = Bound(0, 1_000_000, "per 100 000 inhabitants")
 BOUNDS = {"percent": SHARE, "count": COUNT, "per_100000": RATE}
 MAX_UNIT = 100  # characters of Rapporterande enhet
 MAX_COMMENT = 1000  # characters of Kommentar
-# A value as plain text with at most two decimals: parsed exactly (no binary float).
-PLAIN_VALUE = r"^[+-]?\d+(?:[.,]\d{0,2})?$"
 # Excel's binary doubles (8.2 may read back as 8.1999999999999993): tolerance per unit of the
 # value in hundredths when checking "at most 2 decimals".
 HUNDREDTHS_TOLERANCE = 1e-11
@@ -228,15 +227,7 @@ def _plan(fields: tuple[str, ...], is_xlsx: bool) -> Plan:
     if "year" in fields:
         stages.append(number("year").alias("__num_year"))
     if "reported_value" in fields:
-        text = pl.col("reported_value")
-        plain = text.str.contains(PLAIN_VALUE)
-        stages += [
-            plain.fill_null(False).alias("__plain"),
-            pl.when(plain)
-            .then(text.str.replace(",", ".", literal=True).cast(pl.Decimal(38, 2), strict=False))
-            .alias("__exact"),
-            pl.when(~plain).then(number("reported_value")).alias("__float"),
-        ]
+        stages += two_decimal_number("reported_value")
     if "reporting_unit" in fields:
         unit_key = pl.col("reporting_unit").map_elements(header_key, return_dtype=pl.String)
         stages.append(unit_key.alias("__unit_key"))

@@ -25,6 +25,8 @@ from ingest.workbook_scan import scan_workbook
 
 # A number as a cell may hold it: 12, -12, 12,5, 12.5, .5, and Excel's float text (1.5E+3).
 NUMBER = r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$"
+# A number as plain text with at most two decimals: parsed exactly (no binary float).
+PLAIN_TWO_DECIMALS = r"^[+-]?\d+(?:[.,]\d{0,2})?$"
 UTF8_BOM = b"\xef\xbb\xbf"
 MIN_COLUMNS = 2  # the grid always has columns c0 and c1, even for a one-column file
 RULE_UNSAVED_FORMULA = "a formula whose value was not saved"
@@ -395,6 +397,22 @@ def number(name: str) -> pl.Expr:
     return pl.when(text.str.contains(NUMBER)).then(
         text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
     )
+
+
+def two_decimal_number(name: str, suffix: str = "") -> list[pl.Expr]:
+    """A cell parsed for "at most two decimals": ``__plain<suffix>`` (plain text with at most
+    two decimals), ``__exact<suffix>`` (its exact Decimal(38, 2), null unless plain) and
+    ``__float<suffix>`` (anything else numeric, e.g. Excel's float text or an exponent, as a
+    float; null unless numeric and not plain)."""
+    text = pl.col(name)
+    plain = text.str.contains(PLAIN_TWO_DECIMALS)
+    return [
+        plain.fill_null(False).alias(f"__plain{suffix}"),
+        pl.when(plain)
+        .then(text.str.replace(",", ".", literal=True).cast(pl.Decimal(38, 2), strict=False))
+        .alias(f"__exact{suffix}"),
+        pl.when(~plain).then(number(name)).alias(f"__float{suffix}"),
+    ]
 
 
 def close_to_whole(value: pl.Expr, relative: float = 1e-11) -> pl.Expr:
