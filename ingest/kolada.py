@@ -310,18 +310,39 @@ def _read_municipalities(rows: list[Any], errors: ErrorCollector) -> list[tuple]
             errors.add(at, "entry is not an object")
             continue
         municipality, title, kind = row.get("id"), row.get("title"), row.get("type")
-        if not isinstance(municipality, str) or not FOUR_DIGITS.fullmatch(municipality):
-            errors.add(f"{at}.id", "malformed municipality id", "4 digits, e.g. 0188")
-        elif municipality in seen:
-            errors.add(f"{at}.id", "the same municipality appears twice in the file")
-        else:
-            seen.add(municipality)
-        if not isinstance(title, str) or not title.strip():
-            errors.add(f"{at}.title", "missing municipality title")
+        _check_id(municipality, FOUR_DIGITS, "municipality", "the file", seen, f"{at}.id", errors)
+        _check_title(title, "municipality", f"{at}.title", errors)
         if kind not in MUNICIPALITY_TYPES:
             errors.add(f"{at}.type", "unknown municipality type", "K (kommun) or L (region)")
         out.append((municipality, title, kind))
     return out
+
+
+ID_FORMS = {FOUR_DIGITS: "4 digits, e.g. 0188", GROUP_ID: "G and digits, e.g. G176641"}
+
+
+def _check_id(
+    value: Any,
+    pattern: re.Pattern[str],
+    kind: str,
+    within: str,
+    seen: set[str],
+    place: str,
+    errors: ErrorCollector,
+) -> None:
+    """A municipality, group or member id: well formed and once ``within`` the file or group
+    (``seen`` collects the ids)."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        errors.add(place, f"malformed {kind} id", ID_FORMS[pattern])
+    elif value in seen:
+        errors.add(place, f"the same {kind} appears twice in {within}")
+    else:
+        seen.add(value)
+
+
+def _check_title(value: Any, kind: str, place: str, errors: ErrorCollector) -> None:
+    if not isinstance(value, str) or not value.strip():
+        errors.add(place, f"missing {kind} title")
 
 
 def _fetch_date(name: str) -> date | None:
@@ -349,14 +370,8 @@ def _read_groups(rows: list[Any], name: str, errors: ErrorCollector) -> list[tup
             errors.add(at, "entry is not an object")
             continue
         group, title, members = row.get("id"), row.get("title"), row.get("members")
-        if not isinstance(group, str) or not GROUP_ID.fullmatch(group):
-            errors.add(f"{at}.id", "malformed group id", "G and digits, e.g. G176641")
-        elif group in groups:
-            errors.add(f"{at}.id", "the same group appears twice in the file")
-        else:
-            groups.add(group)
-        if not isinstance(title, str) or not title.strip():
-            errors.add(f"{at}.title", "missing group title")
+        _check_id(group, GROUP_ID, "group", "the file", groups, f"{at}.id", errors)
+        _check_title(title, "group", f"{at}.title", errors)
         if not isinstance(members, list):
             errors.add(f"{at}.members", "members is not a list", "[{member_id, member_title}]")
             continue
@@ -367,12 +382,9 @@ def _read_groups(rows: list[Any], name: str, errors: ErrorCollector) -> list[tup
                 errors.add(mat, "member is not an object", "{member_id, member_title}")
                 continue
             member_id, member_title = member.get("member_id"), member.get("member_title")
-            if not isinstance(member_id, str) or not FOUR_DIGITS.fullmatch(member_id):
-                errors.add(f"{mat}.member_id", "malformed member id", "4 digits, e.g. 0188")
-            elif member_id in seen:
-                errors.add(f"{mat}.member_id", "the same member appears twice in the group")
-            else:
-                seen.add(member_id)
+            _check_id(
+                member_id, FOUR_DIGITS, "member", "the group", seen, f"{mat}.member_id", errors
+            )
             if not isinstance(member_title, str | None):
                 errors.add(f"{mat}.member_title", "member_title is not text", "a string")
             out.append((group, title, member_id, member_title, fetched_on))
