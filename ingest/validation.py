@@ -33,6 +33,12 @@ class ValidationError:
         return f"{text} (expected: {self.expected})" if self.expected else text
 
 
+def sql_literal(text: str) -> str:
+    """A DuckDB string literal (single quotes doubled), for SQL that takes no parameters
+    (``ATTACH``, ``COPY``, ``read_csv`` paths, ``COMMENT ON``)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @dataclass(frozen=True)
 class SqlScan:
     """A table that DuckDB loads straight from the file, for inputs too large for memory.

@@ -67,6 +67,7 @@ from ingest.validation import (
     ErrorCollector,
     ReadResult,
     SqlScan,
+    sql_literal,
 )
 
 SOURCE = "visit_logs"
@@ -184,7 +185,7 @@ def read(path: Path) -> ReadResult:
             con.execute("SET enable_progress_bar = false")
             con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
             con.execute("SET preserve_insertion_order=false")
-            con.execute(f"SET temp_directory={_literal(spill)}")
+            con.execute(f"SET temp_directory={sql_literal(spill)}")
             rows, scanned = _Validation(con, path, year, errors).run()
         except duckdb.InvalidInputException as error:  # a CSV DuckDB cannot parse at all
             if "CSV" not in str(error):
@@ -214,22 +215,17 @@ def load_sql(path: Path) -> str:
 # --------------------------------------------------------------------------------------------
 # SQL building blocks
 # --------------------------------------------------------------------------------------------
-def _literal(value: str) -> str:
-    """A DuckDB string literal (single quotes doubled)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _list_literal(values: Sequence[str]) -> str:
-    return "[" + ", ".join(_literal(v) for v in values) + "]::VARCHAR[]"
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]::VARCHAR[]"
 
 
 def _read_csv(path: Path, columns: dict[str, str], extra: str = "") -> str:
     """The one ``read_csv`` call used for validation and load (same options, explicit types)."""
-    spec = "{" + ", ".join(f"{_literal(c)}: {_literal(t)}" for c, t in columns.items()) + "}"
+    spec = "{" + ", ".join(f"{sql_literal(c)}: {sql_literal(t)}" for c, t in columns.items()) + "}"
     return (
-        f"read_csv({_literal(str(path))}, header=true, auto_detect=false, delim=',', "
+        f"read_csv({sql_literal(str(path))}, header=true, auto_detect=false, delim=',', "
         f"quote='\"', escape='\"', encoding='utf-8', strict_mode=true, "
-        f"timestampformat={_literal(TIMESTAMP_FORMAT)}, columns={spec}{extra})"
+        f"timestampformat={sql_literal(TIMESTAMP_FORMAT)}, columns={spec}{extra})"
     )
 
 
@@ -360,7 +356,7 @@ class _Validation:
 
     def _parsed(self, rejects: str, numbered: bool = False) -> str:
         """Every row as text plus the parsed values and per-cell checks the rules share."""
-        fmt = _literal(TIMESTAMP_FORMAT)
+        fmt = sql_literal(TIMESTAMP_FORMAT)
         parsed = [
             f"CASE WHEN {c} LIKE '____-__-__T__:__:__' THEN try_strptime({c}, {fmt}) END AS {a}"
             for c, a in _TIMESTAMPS.items()
@@ -377,7 +373,7 @@ class _Validation:
             "CASE WHEN _visit_id_ok "
             "THEN CAST(substr(visit_id, 2, 4) || substr(visit_id, 7) AS BIGINT) END AS _key"
         )
-        year = _literal(f"V{self.year}-%") if self.year is not None else "NULL"
+        year = sql_literal(f"V{self.year}-%") if self.year is not None else "NULL"
         parsed.append(
             f"CASE WHEN _visit_id_ok AND visit_id LIKE {year} "
             "THEN CAST(substr(visit_id, 7) AS INTEGER) END AS _seq"
@@ -719,7 +715,7 @@ class _Validation:
             _Rule(
                 f"formula_{c}",
                 c,
-                f"NOT ({self._clean(c)}) AND regexp_matches({c}, {_literal(FORMULA_START)}) "
+                f"NOT ({self._clean(c)}) AND regexp_matches({c}, {sql_literal(FORMULA_START)}) "
                 f"AND TRY_CAST(trim({c}) AS DOUBLE) IS NULL",
                 FORMULA_RULE,
                 FORMULA_EXPECTED,
@@ -733,7 +729,7 @@ def _candidates(text: str) -> str:
     The pattern consumes a letter right after a candidate, so a second candidate behind it is
     missed (``0701234567a191212121212``); matching again with every character other than
     digits and ``ingest.pii.SEPARATORS`` doubled finds it."""
-    pattern = _literal(CANDIDATE)
+    pattern = sql_literal(CANDIDATE)
     doubled = f"regexp_replace({text}, '([^0-9{SEPARATORS}])', '\\1\\1', 'g')"
     return (
         f"list_concat(regexp_extract_all({text}, {pattern}, 2), "
@@ -744,7 +740,7 @@ def _candidates(text: str) -> str:
 def _zero_dropped(text: str) -> str:
     """SQL: the 9 digits of a cell that is a 9-digit number (``ingest.pii.WITHOUT_ZERO``), or
     an empty string."""
-    return f"regexp_extract({text}, {_literal(WITHOUT_ZERO)}, 1)"
+    return f"regexp_extract({text}, {sql_literal(WITHOUT_ZERO)}, 1)"
 
 
 def _rank(key: str) -> int:

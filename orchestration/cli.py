@@ -396,7 +396,7 @@ def fetch_kolada(
 
 def show_report() -> int:
     """The path of the board report (the link to the newest); exit code 1 when there is none."""
-    from orchestration.publishing import _publication_id
+    from orchestration.publishing import publication_id
     from orchestration.report import report_link, report_publication
     from orchestration.resources import WarehouseResource
 
@@ -411,7 +411,7 @@ def show_report() -> int:
         return 1
     print(link)
     written = report_publication(serving, link.resolve())
-    if serving.exists() and written != (published := _publication_id(serving, serving.resolve())):
+    if serving.exists() and written != (published := publication_id(serving, serving.resolve())):
         print(
             f"kson report: the report is of publication {written}, the serving file of "
             f"{published} (the last report step failed: see the run's log)",

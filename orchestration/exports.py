@@ -27,6 +27,8 @@ from typing import Any
 
 import duckdb
 
+from ingest.validation import sql_literal
+
 SMALL_CELL_FLAG = "is_small_cell"
 SUPPRESS_META = "suppress_when_small"
 # OWASP's formula-leading characters; RE2 (DuckDB).
@@ -55,10 +57,6 @@ def suppressed_columns(manifest: Mapping[str, Any]) -> dict[str, dict[str, str |
     return marts
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -70,18 +68,17 @@ def write_exports(version: Path, folder: Path, suppressed: Suppression) -> None:
     figures would be exported unsuppressed."""
     folder.mkdir(parents=True)
     with duckdb.connect() as con:
-        con.execute(f"ATTACH {_quote(str(version))} AS serving (READ_ONLY)")
+        con.execute(f"ATTACH {sql_literal(str(version))} AS serving (READ_ONLY)")
         for mart, typed in suppressed_views(con, "serving", suppressed).items():
-            con.execute(
-                f"COPY export_{mart} TO {_quote(str(folder / f'{mart}.parquet'))} (FORMAT parquet)"
-            )
+            parquet = sql_literal(str(folder / f"{mart}.parquet"))
+            con.execute(f"COPY export_{mart} TO {parquet} (FORMAT parquet)")
             csv_columns = [
                 f"{_csv_value(name, data_type)} AS {_identifier((BOM if i == 0 else '') + name)}"
                 for i, (name, data_type) in enumerate(typed)
             ]
             con.execute(
                 f"COPY (SELECT {', '.join(csv_columns)} FROM export_{mart}) "
-                f"TO {_quote(str(folder / f'{mart}.csv'))} (FORMAT csv, DELIMITER ';', HEADER)"
+                f"TO {sql_literal(str(folder / f'{mart}.csv'))} (FORMAT csv, DELIMITER ';', HEADER)"
             )
 
 
@@ -133,7 +130,7 @@ def _csv_value(name: str, data_type: str) -> str:
     column = _identifier(name)
     if data_type == "VARCHAR":
         return (
-            f"CASE WHEN regexp_matches({column}, {_quote(FORMULA_LEADING)}) "
+            f"CASE WHEN regexp_matches({column}, {sql_literal(FORMULA_LEADING)}) "
             f"THEN '''' || {column} ELSE {column} END"
         )
     if data_type.startswith("DECIMAL") or data_type in ("DOUBLE", "FLOAT"):

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.validation import sql_literal
 from orchestration.exports import Suppression, write_exports
 
 DEFAULT_KEEP = 3
@@ -72,10 +73,6 @@ class Publication:
     stale: dict[str, str]  # mart -> reason
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def serving_dir(serving_db: Path) -> Path:
     return serving_db.parent / "serving"
 
@@ -113,16 +110,16 @@ def publish_marts(
     stale: dict[str, str] = {}
     try:
         with duckdb.connect() as con:
-            con.execute(f"ATTACH {_quote(str(build_db))} AS build (READ_ONLY)")
+            con.execute(f"ATTACH {sql_literal(str(build_db))} AS build (READ_ONLY)")
             earlier: dict[str, tuple] = {}
             earlier_tables: set[str] = set()
             if previous is not None:
-                con.execute(f"ATTACH {_quote(str(previous))} AS previous (READ_ONLY)")
-                earlier = _published_versions(con, _publication_id(serving_db, previous))
+                con.execute(f"ATTACH {sql_literal(str(previous))} AS previous (READ_ONLY)")
+                earlier = _published_versions(con, publication_id(serving_db, previous))
                 earlier_tables = _tables(con, "previous")
             con.execute(
-                f"ATTACH {_quote(str(staged))} AS serving "
-                f"(STORAGE_VERSION {_quote(storage_version)})"
+                f"ATTACH {sql_literal(str(staged))} AS serving "
+                f"(STORAGE_VERSION {sql_literal(storage_version)})"
             )
             con.execute("CREATE SCHEMA serving.marts; CREATE SCHEMA serving.meta")
             con.execute(PUBLICATION_DDL)
@@ -155,9 +152,9 @@ def publish_marts(
                     ],
                 )
             con.execute("DETACH serving")
-        _fsync(staged)
+        fsync_file(staged)
         os.replace(staged, path)
-        _fsync(versions)
+        fsync_file(versions)
     finally:
         staged.unlink(missing_ok=True)
         staged.with_name(staged.name + ".wal").unlink(missing_ok=True)
@@ -166,17 +163,18 @@ def publish_marts(
         staged_exports = exported.with_name(f".{publication}.exporting")
         write_exports(path, staged_exports, exports)
         for written in staged_exports.iterdir():
-            _fsync(written)
+            fsync_file(written)
         os.replace(staged_exports, exported)
-        _fsync(exported.parent)
-    _point_at(serving_db, path)
+        fsync_file(exported.parent)
+    point_at(serving_db, path)
     if exports is not None:
-        _point_at(exported.parent / "current", exported)
+        point_at(exported.parent / "current", exported)
     _prune(serving_db, path, keep)
     return Publication(id=publication, path=path, rows=rows, stale=stale)
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush a written file to disk before a link is pointed at it."""
     handle = os.open(path, os.O_RDONLY)
     try:
         os.fsync(handle)
@@ -210,7 +208,8 @@ def _adopt_regular_file(serving_db: Path) -> Path | None:
     return adopted
 
 
-def _publication_id(serving_db: Path, version: Path) -> str:
+def publication_id(serving_db: Path, version: Path) -> str:
+    """The publication of a serving version: ``kson-<publication>.duckdb`` → ``<publication>``."""
     return version.name.removeprefix(f"{serving_db.stem}-").removesuffix(".duckdb")
 
 
@@ -263,21 +262,21 @@ def _copy_comments(con: duckdb.DuckDBPyConnection, source: str, table: str) -> N
         [source, table],
     ).fetchall()
     if table_comment:
-        con.execute(f"COMMENT ON TABLE serving.marts.{table} IS {_quote(table_comment)}")
+        con.execute(f"COMMENT ON TABLE serving.marts.{table} IS {sql_literal(table_comment)}")
     for column, comment in con.execute(
         "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = ? "
         "AND schema_name = 'marts' AND table_name = ? AND comment IS NOT NULL",
         [source, table],
     ).fetchall():
-        con.execute(f'COMMENT ON COLUMN serving.marts.{table}."{column}" IS {_quote(comment)}')
+        con.execute(f'COMMENT ON COLUMN serving.marts.{table}."{column}" IS {sql_literal(comment)}')
 
 
-def _point_at(path: Path, version: Path) -> None:
+def point_at(path: Path, version: Path) -> None:
     """Replace ``path`` by a link to ``version`` (relative: the folder can move)."""
     link = path.with_name(f".{path.name}.{uuid.uuid4().hex}.link")
     os.symlink(version.relative_to(path.parent), link)
     os.replace(link, path)
-    _fsync(path.parent)
+    fsync_file(path.parent)
 
 
 def _prune(serving_db: Path, current: Path, keep: int) -> None:
@@ -288,7 +287,7 @@ def _prune(serving_db: Path, current: Path, keep: int) -> None:
             old.unlink(missing_ok=True)
             old.with_name(old.name + ".wal").unlink(missing_ok=True)
     # Export folders go with their versions (never the one exports/current points at).
-    kept = {_publication_id(serving_db, version) for version in serving_dir(serving_db).iterdir()}
+    kept = {publication_id(serving_db, version) for version in serving_dir(serving_db).iterdir()}
     exports = exports_dir(serving_db)
     linked = (exports / "current").resolve() if (exports / "current").is_symlink() else None
     for folder in exports.glob("[!.]*"):

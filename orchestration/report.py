@@ -33,8 +33,9 @@ import duckdb
 import jinja2
 import vl_convert
 
+from ingest.validation import sql_literal
 from orchestration.exports import SMALL_CELL_FLAG, Suppression, suppressed_views
-from orchestration.publishing import _fsync, _point_at, _publication_id, serving_dir
+from orchestration.publishing import fsync_file, point_at, publication_id, serving_dir
 
 REPORT_LINK = "report.html"
 TEMPLATE = Path(__file__).with_name("templates") / "report.html.j2"
@@ -443,7 +444,7 @@ def svg(chart: alt.TopLevelMixin) -> str:
 def render(serving_version: Path, suppressed: Suppression, publication: str) -> str:
     """The report's HTML for a serving version."""
     with duckdb.connect() as con:
-        con.execute(f"ATTACH '{_escape_sql(str(serving_version))}' AS serving (READ_ONLY)")
+        con.execute(f"ATTACH {sql_literal(str(serving_version))} AS serving (READ_ONLY)")
         reader = Reader(con, suppressed)
         published = [row["published_at"] for row in reader.publication.values()]
         context = {
@@ -475,28 +476,24 @@ def render(serving_version: Path, suppressed: Suppression, publication: str) -> 
     return environment.get_template(TEMPLATE.name).render(**context)
 
 
-def _escape_sql(text: str) -> str:
-    return text.replace("'", "''")
-
-
 def write_report(serving_db: Path, suppressed: Suppression) -> Path:
     """The report of the version the serving path points at; ``reports/report.html`` then
     points at it. Returns the report's path."""
     version = serving_db.resolve()
     if not serving_db.is_symlink() or not version.is_file():
         raise FileNotFoundError(f"no published serving version at {serving_db}")
-    publication = _publication_id(serving_db, version)
+    publication = publication_id(serving_db, version)
     folder = reports_dir(serving_db)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{serving_db.stem}-report-{publication}.html"
     staged = path.with_name(f".{path.name}.writing")
     try:
         staged.write_text(render(version, suppressed, publication), encoding="utf-8")
-        _fsync(staged)
+        fsync_file(staged)
         os.replace(staged, path)
     finally:
         staged.unlink(missing_ok=True)
-    _point_at(report_link(serving_db), path)
+    point_at(report_link(serving_db), path)
     _prune(serving_db, path)
     return path
 
@@ -505,7 +502,7 @@ def _prune(serving_db: Path, current: Path) -> None:
     """Reports of serving versions no longer kept go; never the one linked, and leftovers of a
     report step that was killed."""
     kept = {
-        _publication_id(serving_db, version)
+        publication_id(serving_db, version)
         for version in serving_dir(serving_db).glob(f"{serving_db.stem}-*.duckdb")
     }
     for report in reports_dir(serving_db).iterdir():
