@@ -1,9 +1,11 @@
 """The nightly refresh job, its schedule, and a sensor on the landing folder."""
 
 import hashlib
+import os
 
 from dagster import (
     AssetSelection,
+    DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
     ScheduleDefinition,
@@ -29,10 +31,18 @@ nightly_schedule = ScheduleDefinition(
     job=refresh_job,
     cron_schedule="0 2 * * *",
     execution_timezone="Europe/Stockholm",
+    default_status=DefaultScheduleStatus.RUNNING,
 )
 
+# How often the daemon looks at the landing folder (seconds; the serve test makes it short).
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("KSON_SENSOR_INTERVAL_SECONDS", "300"))
 
-@sensor(job=refresh_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
+
+@sensor(
+    job=refresh_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+)
 def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     """Request a refresh when the set of landing files (name, size, mtime) has changed, those
     no family takes included (a run quarantines them)."""
