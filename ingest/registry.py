@@ -33,6 +33,8 @@ class SourceFamily:
     tables: Mapping[str, pl.Schema]
     patterns: tuple[str, ...]  # file-name patterns, matched case-insensitively (.SE = .se)
     summarize: Callable[[ReadResult], dict] | None = None  # extra facts for validate --json
+    # read takes ``staging=FOLDER``, where it keeps an accepted file's rows for the load
+    stages: bool = False
 
     def landing_files(self, landing_dir: Path) -> list[Path]:
         """The files waiting in ``<landing_dir>/<name>/``, in name order."""
@@ -90,6 +92,7 @@ FAMILIES: dict[str, SourceFamily] = {
             accepts=visit_logs.accepts,
             tables=visit_logs.TABLE_SCHEMAS,
             patterns=("*.csv",),
+            stages=True,
         ),
         SourceFamily(
             name=health_care_volumes.SOURCE,

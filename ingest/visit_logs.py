@@ -41,6 +41,7 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -91,7 +92,10 @@ TABLE_SCHEMAS = {TABLE: SCHEMA}
 
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names())
 HEADER = ",".join(COLUMNS)
-FILE_NAME = re.compile(r"^visits_(\d{4})\.csv$")
+# A yearly file, or a monthly one (the form time-tracking systems export).
+FILE_NAME = re.compile(r"^visits_(\d{4})(?:-(0[1-9]|1[0-2]))?\.csv$")
+FILE_NAME_RULE = "file name does not match visits_<YYYY>.csv or visits_<YYYY>-<MM>.csv"
+FILE_NAME_EXPECTED = "visits_<YYYY>.csv or visits_<YYYY>-<MM>.csv, e.g. visits_2023.csv"
 SERVICE_TYPES: tuple[str, ...] = (
     "personlig omvårdnad",
     "tillsyn",
@@ -122,7 +126,11 @@ _PATTERNS = {
     "staff_key": ("regexp_full_match(staff_key, 'S[0-9a-f]{9}')", "S and 9 lower-case hex digits"),
 }
 _TIMESTAMPS = {"planned_start": "_ps", "actual_start": "_as", "actual_end": "_ae"}
-_DAY = "substr(planned_start, 1, 10)"  # a visit's day, from the text (cheap: no parsing)
+# The typed columns: parsed once while staging; their text is staged only where it is not
+# clean (see _Validation._clean), so a staged text is NULL for every clean cell.
+_TYPED = {**_TIMESTAMPS, "planned_minutes": "_min"}
+# A visit's day: of the parsed planned_start, else of its text
+_DAY = "coalesce(strftime(_ps, '%Y-%m-%d'), substr(planned_start, 1, 10))"
 _ORG_FORMAT = "[0-9]{6}-[0-9]{4}"
 # The order of the errors (the contract's rules); an entry also covers the keys "<entry>_...".
 _ORDER = (
@@ -163,30 +171,30 @@ def accepts(path: Path) -> bool:
     return head.removeprefix(b"\xef\xbb\xbf").startswith(b"visit_id,")
 
 
-def read(path: Path) -> ReadResult:
-    """Validate one visit-log file in DuckDB; on success, a :class:`SqlScan` that loads it."""
+def read(path: Path, staging: Path | None = None) -> ReadResult:
+    """Validate one visit-log file in DuckDB; on success, a :class:`SqlScan` that loads it.
+
+    With a ``staging`` folder (the loader's, beside the file's snapshot) the accepted rows are
+    kept there as Parquet and the scan loads them from it: the file is parsed once. Without
+    one (``kson validate``) they are dropped and the scan reads the file again.
+    """
     path = Path(path).resolve()
     errors = ErrorCollector(path.name)
-    match = FILE_NAME.match(path.name)
-    year = int(match.group(1)) if match else None
-    if year is None:
-        errors.add(
-            "file name",
-            "file name does not match visits_<YYYY>.csv",
-            "visits_<YYYY>.csv, e.g. visits_2023.csv",
-        )
+    period = file_period(path.name)
+    if period is None:
+        errors.add("file name", FILE_NAME_RULE, FILE_NAME_EXPECTED)
     if not _check_header(path, errors):
         scanned = _scan(path, errors)
         return ReadResult(errors=errors.finish(), scanned=scanned)
 
     with tempfile.TemporaryDirectory(prefix="kson_visit_logs_") as spill:
+        staged = Path(staging or spill) / f"{path.name}.rows.parquet"
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
-            con.execute("SET preserve_insertion_order=false")
             con.execute(f"SET temp_directory={sql_literal(spill)}")
-            rows, scanned = _Validation(con, path, year, errors).run()
+            rows, scanned = _Validation(con, path, period, errors, staged).run()
         except duckdb.InvalidInputException as error:  # a CSV DuckDB cannot parse at all
             if "CSV" not in str(error):
                 raise
@@ -194,9 +202,22 @@ def read(path: Path) -> ReadResult:
             rows, scanned = 0, _scan(path, errors)
         finally:
             con.close()
+        if errors or staging is None:
+            staged.unlink(missing_ok=True)  # nothing half-written stays
     if errors:
         return ReadResult(errors=errors.finish(), scanned=scanned)
-    return ReadResult(tables={TABLE: SqlScan(query=load_sql, rows=rows)}, scanned=scanned)
+    query = load_sql if staging is None else partial(_staged_load_sql, str(staged))
+    return ReadResult(tables={TABLE: SqlScan(query=query, rows=rows)}, scanned=scanned)
+
+
+def file_period(name: str) -> tuple[int, int | None] | None:
+    """The (year, month) a file name covers (month None for a yearly file), or None when the
+    name is neither ``visits_<YYYY>.csv`` nor ``visits_<YYYY>-<MM>.csv``."""
+    match = FILE_NAME.match(name)
+    if match is None:
+        return None
+    month = int(match.group(2)) if match.group(2) else None
+    return int(match.group(1)), month
 
 
 def _scan(path: Path, errors: ErrorCollector, lines: set[int] | None = None) -> bool:
@@ -210,6 +231,13 @@ def load_sql(path: Path) -> str:
     columns = {name: _DUCKDB_TYPES[dtype] for name, dtype in SCHEMA.items()}
     select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items())
     return f"SELECT {select} FROM {_read_csv(Path(path).resolve(), columns)}"
+
+
+def _staged_load_sql(staged: str, _archived: Path) -> str:
+    """The ``SELECT`` that loads the rows :func:`read` staged as Parquet (the typed values it
+    parsed while validating; the archived file is not read again)."""
+    select = ", ".join(f"{_TYPED[c]} AS {c}" if c in _TYPED else c for c in COLUMNS)
+    return f"SELECT {select} FROM read_parquet({sql_literal(staged)})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,12 +355,18 @@ def _with_count(text: str, count: int, at_least: bool = False, unit: str = "rows
 # --------------------------------------------------------------------------------------------
 class _Validation:
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, path: Path, year: int | None, errors: ErrorCollector
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        period: tuple[int, int | None] | None,
+        errors: ErrorCollector,
+        staged: Path,
     ) -> None:
         self.con = con
         self.path = path
         self.errors = errors
-        self.year = year
+        self.year, self.month = period or (None, None)
+        self.staged = staged
         self.scanned = True  # every field checked for personal identity numbers
         known = sorted(o for o in reference.known_org_nrs() if reference.is_valid_org_nr(o))
         self.known = _list_literal(known)
@@ -342,31 +376,46 @@ class _Validation:
         self.params: dict[str, list[str]] = {}  # lists found in pass 1, bound in pass 2
 
     # -- the scans -----------------------------------------------------------------------
-    def _scan(self, rejects: str) -> str:
-        """The file as text. Strict unless it has a few unparseable lines: then DuckDB skips
-        them and records them in ``<rejects>_errors`` (which costs memory per line)."""
+    def _stage(self) -> None:
+        """The one parse of the file: its rows into the staged Parquet in file order, each
+        typed column parsed (``_ps``, ``_as``, ``_ae``, ``_min``) and its text kept only
+        where the cell is not clean. Strict unless the file has a few unparseable lines: then
+        DuckDB skips them and records them in ``stage_errors`` (memory per line)."""
         text = dict.fromkeys(COLUMNS, "VARCHAR")
         extra = ""
         if self.tolerant:
             extra = (
-                f", store_rejects=true, rejects_table='{rejects}_errors', "
-                f"rejects_scan='{rejects}_scans', rejects_limit={REJECTS_LIMIT}"
+                ", store_rejects=true, rejects_table='stage_errors', "
+                f"rejects_scan='stage_scans', rejects_limit={REJECTS_LIMIT}"
             )
-        return _read_csv(self.path, text, extra)
-
-    def _parsed(self, rejects: str, numbered: bool = False) -> str:
-        """Every row as text plus the parsed values and per-cell checks the rules share."""
         fmt = sql_literal(TIMESTAMP_FORMAT)
-        parsed = [
+        typed = [
             f"CASE WHEN {c} LIKE '____-__-__T__:__:__' THEN try_strptime({c}, {fmt}) END AS {a}"
             for c, a in _TIMESTAMPS.items()
         ]
-        parsed.append(
+        typed.append(
             "CASE WHEN NOT planned_minutes GLOB '*[!0-9]*' AND length(planned_minutes) <= 9 "
             "THEN CAST(planned_minutes AS INTEGER) END AS _min"
         )
-        parsed.append(f"list_contains({self.known}, provider_org_nr) AS _org_known")
-        parsed.append(f"list_contains({_list_literal(SERVICE_TYPES)}, service_type) AS _service_ok")
+        clean = {a: f"{a} IS NOT NULL" for a in _TIMESTAMPS.values()}
+        clean["_min"] = "_min IS NOT NULL AND length(planned_minutes) < 9"
+        kept = [
+            f"CASE WHEN NOT ({clean[_TYPED[c]]}) THEN {c} END AS {c}" if c in _TYPED else c
+            for c in COLUMNS
+        ]
+        source = f"SELECT *, {', '.join(typed)} FROM {_read_csv(self.path, text, extra)}"
+        self.con.execute(
+            f"COPY (SELECT {', '.join(kept)}, {', '.join(_TYPED.values())} FROM ({source})) "
+            f"TO {sql_literal(str(self.staged))} (FORMAT parquet)"
+        )
+
+    def _parsed(self, numbered: bool = False) -> str:
+        """Every staged row plus the per-cell checks the rules share (``_row``: the data row's
+        number in file order)."""
+        parsed = [
+            f"list_contains({self.known}, provider_org_nr) AS _org_known",
+            f"list_contains({_list_literal(SERVICE_TYPES)}, service_type) AS _service_ok",
+        ]
         # a well-formed visit_id as a number (for duplicates) and, in the file's year, its
         # 8-digit sequence number (for the bitmap)
         parsed.append(
@@ -379,9 +428,13 @@ class _Validation:
             "THEN CAST(substr(visit_id, 7) AS INTEGER) END AS _seq"
         )
         patterns = ", ".join(f"{p} AS _{c}_ok" for c, (p, _) in _PATTERNS.items())
-        row = "row_number() OVER () AS _row, " if numbered else ""  # streams in file order
-        source = f"SELECT {row}*, {patterns} FROM {self._scan(rejects)}"
+        row = "file_row_number + 1 AS _row, " if numbered else ""
+        source = f"SELECT {row}*, {patterns} FROM {self._staged_scan(numbered)}"
         return f"SELECT *, {', '.join(parsed)} FROM ({source})"
+
+    def _staged_scan(self, numbered: bool = False) -> str:
+        extra = ", file_row_number=true" if numbered else ""
+        return f"read_parquet({sql_literal(str(self.staged))}{extra})"
 
     @staticmethod
     def _clean(column: str) -> str:
@@ -397,13 +450,20 @@ class _Validation:
             "THEN NOT regexp_matches(user_key, '[0-9]{10}') ELSE true END",
             "staff_key": "_staff_key_ok",
             "provider_org_nr": "_org_known",  # valid org nrs: 'month' >= 20
-            "planned_minutes": "_min IS NOT NULL AND length(planned_minutes) < 9",
+            # staged: the text of minutes is kept only when not clean (see _stage)
+            "planned_minutes": "_min IS NOT NULL AND planned_minutes IS NULL",
             "service_type": "_service_ok",
         }[column]
 
     def _rules(self) -> list[_Rule]:
         rules = [
-            _Rule(f"empty_{c}", c, f"{c} IS NULL", "empty value", "a value in every column")
+            _Rule(
+                f"empty_{c}",
+                c,
+                f"{c} IS NULL AND {_TYPED[c]} IS NULL" if c in _TYPED else f"{c} IS NULL",
+                "empty value",
+                "a value in every column",
+            )
             for c in COLUMNS
         ]
         for column, alias in _TIMESTAMPS.items():
@@ -440,7 +500,17 @@ class _Validation:
                     expected,
                 )
             )
-        if self.year is not None:
+        if self.month is not None:
+            rules.append(
+                _Rule(
+                    "year",
+                    "planned_start",
+                    f"year(_ps) <> {self.year} OR month(_ps) <> {self.month}",
+                    "planned_start is not in the month of the file name",
+                    f"a planned_start in {self.year}-{self.month:02d}",
+                )
+            )
+        elif self.year is not None:
             rules.append(
                 _Rule(
                     "year",
@@ -506,9 +576,8 @@ class _Validation:
             f"END, 0, {self.bitmap_size})), 0) AS distinct_in_bitmap",
             f"count_if(_visit_id_ok) - count_if(_seq <= {self.bitmap_size}) AS ids_elsewhere",
         ]
-        select = f"SELECT count(*) AS n, {', '.join(aggregates)} FROM "
         try:
-            totals = self._totals(select + f"({self._parsed('p1')})")
+            self._stage()
         except duckdb.InvalidInputException as error:
             if "CSV" not in str(error):
                 raise
@@ -517,7 +586,11 @@ class _Validation:
                 _csv_error(self.errors, error, unparseable)
                 return 0, _scan(self.path, self.errors)
             self.tolerant = True  # a few broken lines: report them and check the rest
-            totals = self._totals(select + f"({self._parsed('p1')})")
+            self._stage()
+        # pass 1 and every later query read the staged rows, not the file
+        self.con.execute("SET preserve_insertion_order=false")
+        select = f"SELECT count(*) AS n, {', '.join(aggregates)} FROM "
+        totals = self._totals(select + f"({self._parsed()})")
 
         rejected = self._rejected_lines() if self.tolerant else []
         failing = [r for r in rules if totals[r.key]]
@@ -535,7 +608,7 @@ class _Validation:
         flags = [
             f"count_if({r.flag}), min(_row, {EXAMPLES}) FILTER (WHERE {r.flag})" for r in failing
         ]
-        query = f"SELECT {', '.join(flags)} FROM ({self._parsed('p2', numbered=True)})"
+        query = f"SELECT {', '.join(flags)} FROM ({self._parsed(numbered=True)})"
         values = self.con.execute(query, self.params or None).fetchall()[0]
         skipped = sorted({*rejected, *_line_ends(self.path)[1]})  # lines DuckDB read no row from
         ranked = sorted(  # stable: rules keep their column order
@@ -571,7 +644,7 @@ class _Validation:
         numbers in them); return their numbers."""
         found = self.con.execute(
             "SELECT CAST(error_type AS VARCHAR), count(DISTINCT line), "
-            f"list(DISTINCT line ORDER BY line)[1:{EXAMPLES}] FROM p1_errors GROUP BY 1 "
+            f"list(DISTINCT line ORDER BY line)[1:{EXAMPLES}] FROM stage_errors GROUP BY 1 "
             "ORDER BY min(line)"
         ).fetchall()
         for error_type, count, lines in found:
@@ -586,7 +659,7 @@ class _Validation:
         lines = [
             line
             for (line,) in self.con.execute(
-                "SELECT DISTINCT line FROM p1_errors ORDER BY 1"
+                "SELECT DISTINCT line FROM stage_errors ORDER BY 1"
             ).fetchall()
         ]
         if lines and not _scan(self.path, self.errors, set(lines)):
@@ -599,7 +672,7 @@ class _Validation:
         the rule flags every line holding one."""
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE duplicate_ids AS SELECT _key FROM "
-            f"({self._parsed('u1')}) WHERE _key IS NOT NULL GROUP BY _key HAVING count(*) > 1"
+            f"({self._parsed()}) WHERE _key IS NOT NULL GROUP BY _key HAVING count(*) > 1"
         )
         (ids,) = self.con.execute("SELECT count(*) FROM duplicate_ids").fetchall()[0]
         if not ids:
@@ -621,7 +694,7 @@ class _Validation:
         the rule flags their visits that day."""
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE busy_days AS SELECT user_key, {_DAY} AS day "
-            f"FROM {self._scan('b1')} GROUP BY ALL HAVING count(*) > {MAX_VISITS_A_DAY}"
+            f"FROM {self._staged_scan()} GROUP BY ALL HAVING count(*) > {MAX_VISITS_A_DAY}"
         )
         (days,) = self.con.execute("SELECT count(*) FROM busy_days").fetchall()[0]
         if not days:
@@ -643,7 +716,7 @@ class _Validation:
             "AND substr(provider_org_nr, 3, 1) >= '2'"
         )
         candidates = self.con.execute(
-            f"SELECT DISTINCT provider_org_nr FROM ({self._parsed('o1')}) "
+            f"SELECT DISTINCT provider_org_nr FROM ({self._parsed()}) "
             f"WHERE NOT _org_known AND {structure} LIMIT {MAX_DISTINCT_CHECKED}"
         ).fetchall()
         # beyond the cap a value is reported as unknown, which it is in any case
@@ -680,7 +753,7 @@ class _Validation:
         )
         candidates = self.con.execute(
             f"SELECT DISTINCT candidate FROM (SELECT unnest(flatten([{lists}])) AS candidate "
-            f"FROM ({self._parsed('c1')})) WHERE candidate <> '' LIMIT {MAX_DISTINCT_CHECKED}"
+            f"FROM ({self._parsed()})) WHERE candidate <> '' LIMIT {MAX_DISTINCT_CHECKED}"
         ).fetchall()
         if len(candidates) >= MAX_DISTINCT_CHECKED:
             self.scanned = False

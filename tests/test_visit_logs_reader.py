@@ -102,6 +102,37 @@ def test_valid_sample_reads_as_a_sql_scan_and_loads(sample: Path, tmp_path: Path
     assert loaded["user_key"].n_unique() == expected["user_key"].n_unique()
 
 
+def test_staged_rows_load_what_the_file_holds_without_reading_it_again(
+    sample: Path, tmp_path: Path
+):
+    """With a staging folder (the loader's), the file is parsed once: the accepted rows are
+    kept as Parquet and loaded from it, equal to the rows the file's own read_csv gives."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    copy = tmp_path / "copy" / NAME
+    copy.parent.mkdir()
+    copy.write_bytes(sample.read_bytes())
+    result = visit_logs.read(copy, staging=staging)
+    assert result.ok, [str(e) for e in result.errors]
+    staged_sql = result.tables[visit_logs.TABLE].query(copy)
+    assert list(staging.iterdir()) == [staging / f"{NAME}.rows.parquet"]
+    copy.unlink()  # the load reads the staged rows only
+    con = duckdb.connect()
+    staged = con.sql(f"SELECT * FROM ({staged_sql}) ORDER BY visit_id").pl()
+    reread = con.sql(f"SELECT * FROM ({visit_logs.load_sql(sample)}) ORDER BY visit_id").pl()
+    assert staged.schema == visit_logs.SCHEMA
+    assert staged.height == result.row_count
+    assert staged.equals(reread)
+
+
+def test_a_rejected_file_leaves_nothing_staged(tmp_path: Path, lines: list[str]):
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    path = write(tmp_path, edited(lines, 9, planned_minutes="0"))
+    assert not visit_logs.read(path, staging=staging).ok
+    assert list(staging.iterdir()) == []
+
+
 def test_sql_scan_reads_the_absolute_path_quoted(tmp_path: Path, lines: list[str]):
     folder = tmp_path / "it's here"
     folder.mkdir()
@@ -138,7 +169,11 @@ def test_accepts(sample: Path, tmp_path: Path):
 # --------------------------------------------------------------------------------------------
 def test_file_name(tmp_path: Path, lines: list[str]):
     place, rule = only_error(write(tmp_path, lines, name="visits-2022.csv"))
-    assert (place, rule) == ("file name", "file name does not match visits_<YYYY>.csv")
+    assert (place, rule) == (
+        "file name",
+        "file name does not match visits_<YYYY>.csv or visits_<YYYY>-<MM>.csv",
+    )
+    assert only_error(write(tmp_path, lines, name="visits_2022-13.csv"))[0] == "file name"
 
 
 @pytest.mark.parametrize(
@@ -332,6 +367,42 @@ def test_key_patterns(tmp_path: Path, lines: list[str], column: str, value: str)
 # --------------------------------------------------------------------------------------------
 # Rules 6-8: year, minutes, times, service type
 # --------------------------------------------------------------------------------------------
+def _month(lines: list[str], month: int) -> list[str]:
+    """The header and the data lines of ``lines`` whose planned_start is in 2022-``month``."""
+    return lines[:1] + [
+        line for line in lines[1:] if line.split(",")[5].startswith(f"2022-{month:02d}")
+    ]
+
+
+def test_monthly_file_is_accepted(tmp_path: Path, lines: list[str]):
+    january = _month(lines, 1)
+    result = visit_logs.read(write(tmp_path, january, name="visits_2022-01.csv"))
+    assert result.ok, [str(e) for e in result.errors]
+    assert result.row_count == len(january) - 1 > 0
+    assert visit_logs.file_period("visits_2022-01.csv") == (2022, 1)
+    assert visit_logs.file_period("visits_2022.csv") == (2022, None)
+
+
+def test_monthly_file_with_a_visit_of_another_month(tmp_path: Path, lines: list[str]):
+    january = _month(lines, 1)
+    broken = edited(
+        january,
+        4,
+        planned_start="2022-02-01T07:10:00",
+        actual_start="2022-02-01T07:12:00",
+        actual_end="2022-02-01T07:40:00",
+    )
+    assert only_error(write(tmp_path, broken, name="visits_2022-01.csv")) == (
+        "line 4, column planned_start",
+        "planned_start is not in the month of the file name",
+    )
+    errors = errors_of(write(tmp_path, january, name="visits_2023-01.csv"))
+    assert (errors[0].place, errors[0].expected) == (
+        f"lines 2, 3, 4, 5, 6 (and {len(january) - 6} more), column planned_start",
+        "a planned_start in 2023-01",
+    )
+
+
 def test_year_of_planned_start(tmp_path: Path, lines: list[str]):
     broken = edited(
         lines,
@@ -591,7 +662,7 @@ def test_errors_come_one_per_rule_in_contract_order(tmp_path: Path, lines: list[
     broken = edited(broken, 50, unit_id="E2")
     errors = errors_of(write(tmp_path, broken, name="visits_22.csv"))
     assert [(e.place, e.rule) for e in errors] == [
-        ("file name", "file name does not match visits_<YYYY>.csv"),
+        ("file name", visit_logs.FILE_NAME_RULE),
         ("lines 5, 50, column unit_id", "malformed unit_id (2 rows)"),
         ("line 4, column planned_minutes", "number outside the plausible range"),
         ("line 3, column service_type", "unknown service_type"),
