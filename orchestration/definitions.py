@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
+from orchestration.alerts import checks_failed_alert, run_failure_alert
 from orchestration.assets.dbt import kson_dbt_models
 from orchestration.assets.ingest import ingest_assets
 from orchestration.assets.publish import published_marts
@@ -21,7 +22,7 @@ def build_definitions() -> Definitions:
         asset_checks=gx_checks,
         jobs=[refresh_job, withdraw_job],
         schedules=[nightly_schedule],
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, run_failure_alert, checks_failed_alert],
         resources={"warehouse": WarehouseResource.from_env(), "dbt": dbt_resource()},
         # One DuckDB writer at a time, and no process start-up per step.
         executor=in_process_executor,
