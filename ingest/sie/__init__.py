@@ -32,13 +32,21 @@ A file is accepted whole or not at all: every error is collected (``ErrorCollect
 capped number per rule, then one "N more" line), and a file with errors gets no tables.
 Errors name lines and fields, never a text value from the file that was not masked. The
 contract's constants are in ``schema``, :func:`summary` in ``summary``.
+
+Read by the loader (``staging``: a folder beside the file's snapshot), an accepted file's two
+large tables (transactions, balances) are written there as Parquet and handed over as
+:class:`~ingest.validation.SqlScan` s: the loader's process never holds a ledger's rows, and
+DuckDB inserts them from the file within its memory limit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from ingest.sie.decoding import decode
 from ingest.sie.masking import masked_copy
@@ -58,7 +66,7 @@ from ingest.sie.schema import (
     YEARS_TABLE,
 )
 from ingest.sie.summary import summary
-from ingest.validation import MAX_ERRORS_PER_RULE, ErrorCollector, ReadResult
+from ingest.validation import MAX_ERRORS_PER_RULE, ErrorCollector, ReadResult, SqlScan, sql_literal
 
 __all__ = [
     "ACCOUNTS_TABLE",
@@ -81,6 +89,7 @@ __all__ = [
 ]
 
 HEAD_LINES = 30  # ``accepts`` looks for #SIETYP this far into the file
+STAGED = (TRANSACTIONS_TABLE, BALANCES_TABLE)  # written to the loader's staging folder
 
 
 @dataclass
@@ -107,10 +116,11 @@ def accepts(path: Path) -> bool:
     return lines[0].startswith(b"#FLAGGA") or any(line.startswith(b"#SIETYP") for line in lines)
 
 
-def read(path: Path) -> ReadResult:
+def read(path: Path, staging: Path | None = None) -> ReadResult:
     """Parse and validate one SIE 4 file; its personal identity numbers masked (``masked``:
     ``line 12`` once per number, ``masked_copy``: the bytes the archive keeps). Every text of
-    a file that decodes is scanned; one that does not decode is not (``scanned``)."""
+    a file that decodes is scanned; one that does not decode is not (``scanned``). With a
+    ``staging`` folder, an accepted file's ``STAGED`` tables are Parquet files there."""
     path = Path(path)
     raw = path.read_bytes()
     errors = ErrorCollector(path.name)
@@ -135,5 +145,24 @@ def read(path: Path) -> ReadResult:
         ]
         result.masked_copy = masked_copy(raw, encoding, parser.line_end, parser.masked)
     if result.ok:
-        result.tables = tables
+        result.tables = tables if staging is None else _staged(tables, path, Path(staging))
     return result
+
+
+def _staged(
+    tables: dict[str, pl.DataFrame], path: Path, staging: Path
+) -> dict[str, pl.DataFrame | SqlScan]:
+    """``tables`` with the ``STAGED`` ones written to ``staging`` as Parquet and replaced by
+    the scans that load them."""
+    staged: dict[str, pl.DataFrame | SqlScan] = dict(tables)
+    for name in STAGED:
+        frame = tables[name]
+        file = staging / f"{path.name}.{name}.parquet"
+        frame.write_parquet(file, compression="lz4", statistics=False)
+        staged[name] = SqlScan(query=partial(_staged_sql, str(file)), rows=frame.height)
+    return staged
+
+
+def _staged_sql(file: str, _archived: Path) -> str:
+    """The ``SELECT`` that loads a table :func:`_staged` wrote (not the archived file)."""
+    return f"SELECT * FROM read_parquet({sql_literal(file)})"
