@@ -1,9 +1,12 @@
-"""Great Expectations suites (expectations/) as Dagster asset checks on the marts.
+"""Great Expectations suites (expectations/) as Dagster asset checks on the marts, and a
+freshness check per source family (ingest/freshness.py) on its raw table.
 
 Not blocking: a failed suite stops no step. The publish step (orchestration/assets/publish.py)
 runs after them and keeps that mart, and the marts built from it, at their published version.
+A freshness check only warns (severity WARN, which the publish step ignores).
 """
 
+import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -14,6 +17,8 @@ from dagster import (
 )
 
 from expectations import SUITES, MartSuite
+from ingest.freshness import SCHEDULES, assess, local_today
+from ingest.registry import FAMILIES
 from orchestration.resources import WarehouseResource
 
 
@@ -47,6 +52,7 @@ def build_gx_check(name: str, spec: MartSuite) -> AssetChecksDefinition:
                 "rows": len(frame),
                 "expectations": outcome.evaluated,
                 "failures": outcome.failures,
+                "failing_rows": outcome.failing_rows,
             },
         )
 
@@ -54,3 +60,41 @@ def build_gx_check(name: str, spec: MartSuite) -> AssetChecksDefinition:
 
 
 gx_checks = [build_gx_check(name, spec) for name, spec in SUITES.items()]
+
+
+def build_freshness_check(family: str) -> AssetChecksDefinition:
+    schedule = SCHEDULES[family]
+
+    @asset_check(
+        asset=AssetKey(["raw", schedule.table]),
+        name="freshness",
+        description=f"Freshness of {FAMILIES[family].title}: the next file is due "
+        f"{schedule.rule} (ingest/freshness.py). Warns when it is overdue, never blocks. The "
+        "result is as of its run's date (quiet nights start no run); `kson status` says it "
+        "as of today.",
+    )
+    def _check(warehouse: WarehouseResource) -> AssetCheckResult:
+        try:
+            with warehouse.connect_build(read_only=True) as con:
+                freshness = assess(con, family, local_today())
+        except duckdb.Error as error:  # a warning must not go missing: no result blocks
+            return AssetCheckResult(
+                passed=False,
+                severity=AssetCheckSeverity.WARN,
+                description=f"freshness could not be assessed: {type(error).__name__}",
+            )
+        return AssetCheckResult(
+            passed=not freshness.overdue,
+            severity=AssetCheckSeverity.WARN,
+            description=freshness.describe(),
+            metadata={
+                "as_of": str(freshness.today),
+                "latest_period": freshness.label(freshness.latest) if freshness.latest else "",
+                "due": str(freshness.due or ""),
+            },
+        )
+
+    return _check
+
+
+freshness_checks = [build_freshness_check(family) for family in SCHEDULES]

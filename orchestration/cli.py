@@ -126,7 +126,8 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
 
     materialized = result.get_asset_materialization_events()
     checks = result.get_asset_check_evaluations()
-    failed_checks = [check for check in checks if not check.passed]
+    failed_checks = [c for c in checks if not c.passed and c.severity.value == "ERROR"]
+    warnings = [c for c in checks if not c.passed and c.severity.value != "ERROR"]  # freshness
 
     def listed(name: str) -> list[str]:
         """The entries of the ingest assets' metadata list ``name``, once each (escaped)."""
@@ -135,11 +136,14 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
 
     print(f"\nRun {result.run_id}: {'SUCCESS' if result.success else 'FAILED'}")
     print(f"  assets materialized: {len(materialized)}")
-    print(f"  checks: {len(checks) - len(failed_checks)} passed, {len(failed_checks)} failed")
-    for check in failed_checks:
+    print(
+        f"  checks: {len(checks) - len(failed_checks) - len(warnings)} passed, "
+        f"{len(failed_checks)} failed, {len(warnings)} warnings"
+    )
+    for check in failed_checks + warnings:
         print(
-            f"    FAILED {check.asset_key.to_user_string()} / {check.check_name}: "
-            f"{check.description or ''}"
+            f"    {'FAILED' if check in failed_checks else 'WARN'} "
+            f"{check.asset_key.to_user_string()} / {check.check_name}: {check.description or ''}"
         )
     for step, message in failed_steps.items():
         print(f"    FAILED step {step}: {message}")
@@ -318,6 +322,7 @@ def show_status() -> int:
         print(f"  {printable(landing_path)}: {count} error(s), first: {first}")
         print(f"    report: {warehouse.file_store.quarantine_dir / report}")
     _show_withdrawn(warehouse)
+    _show_freshness(warehouse)
     return 0
 
 
@@ -337,6 +342,25 @@ def _show_withdrawn(warehouse: WarehouseResource) -> None:
     print(f"Withdrawn files: {len(withdrawn)}")
     for file_id, landing_path, at, reason in withdrawn:
         print(f"  file_id {file_id} {printable(landing_path)}: {at:%Y-%m-%d %H:%M}, {reason}")
+
+
+def _show_freshness(warehouse: WarehouseResource) -> None:
+    """When each family's next file is due, as of today (a warning, never a gate)."""
+    import duckdb
+
+    from ingest.freshness import assess_all, local_today
+
+    today = local_today()
+    try:
+        with warehouse.connect_build(read_only=True) as con:
+            families = assess_all(con, today)
+    except duckdb.Error as error:  # no build database yet, or a run holds it
+        print(f"Freshness: unknown, the build database cannot be read ({type(error).__name__})")
+        return
+    overdue = sum(family.overdue for family in families)
+    print(f"Freshness (as of {today}, {overdue} overdue):")
+    for family in families:
+        print(f"  {family.family}: {family.describe()}")
 
 
 def withdraw_file(file_id: int, reason: str) -> int:

@@ -35,6 +35,7 @@ import duckdb
 
 from ingest.validation import sql_literal
 from orchestration.exports import Suppression, write_exports
+from orchestration.quality import publish_dq_results
 
 DEFAULT_KEEP = 3
 
@@ -151,6 +152,7 @@ def publish_marts(
                         verdict.reason,
                     ],
                 )
+            publish_dq_results(con, "build", "serving")  # history: always current
             con.execute("DETACH serving")
         fsync_file(staged)
         os.replace(staged, path)

@@ -64,6 +64,7 @@ def test_run_publishes_every_mart(run):
         "reimbursement_control",
         "kpi_benchmark",
         "indicator_values",
+        "dq_results",  # the check history, not gated
     }
 
 

@@ -32,6 +32,7 @@ from dagster import (
 from orchestration.assets.dbt import mart_keys
 from orchestration.exports import suppressed_columns
 from orchestration.publishing import Verdict, exports_dir, publish_marts
+from orchestration.quality import record_run_quality
 from orchestration.resources import WarehouseResource, dbt_project
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
         context.job_def.asset_layer.asset_graph,
         context.instance.all_logs(context.run_id, of_type=RUN_RECORDS),
     )
+    record_run_quality(context, warehouse)  # meta.dq_results (published too), Data Docs
     publication = publish_marts(
         build_db=Path(warehouse.build_db),
         serving_db=Path(warehouse.serving_db),
