@@ -9,12 +9,13 @@ from pydantic import Field
 
 from ingest.validation import printable
 from ingest.withdrawal import Withdrawal, WithdrawalError, withdraw
+from orchestration.asset_catalog import catalog
 from orchestration.resources import WarehouseResource
 from orchestration.run_lock import RunInProgress, build_db_lock
 
 load_log = AssetSpec(
     ["raw", "load_log"],
-    group_name="raw",
+    **catalog("raw"),
     description="One row per accepted landing file (written by the ingest assets); a "
     "withdrawn file's row says when and why, and no staging model reads its rows. "
     "Materialized here by the job withdraw_file.",

@@ -83,8 +83,24 @@ def ledger_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def full_run_instance(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The Dagster instance that ``full_run`` runs on, for tests that read its records as the
+    UI does (the UI's GraphQL needs one on disk, not an ephemeral one)."""
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.local_temp(
+        str(tmp_path_factory.mktemp("dagster_home")), overrides={"telemetry": {"enabled": False}}
+    )
+    yield instance
+    instance.dispose()
+
+
+@pytest.fixture(scope="session")
 def full_run(
-    tmp_path_factory: pytest.TempPathFactory, provider_sample: Path, ledger_sample: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    provider_sample: Path,
+    ledger_sample: Path,
+    full_run_instance,  # noqa: ANN001
 ) -> tuple[Workspace, object]:
     """One run of the nightly job on every source family (Kolada, the providers' and the
     ledgers' samples), for the tests that only read its warehouse: (workspace, result)."""
@@ -97,7 +113,7 @@ def full_run(
         )
         for source in LEDGER_SOURCES:
             shutil.copytree(ledger_sample / source, workspace.landing / source)
-        return workspace, run_refresh()
+        return workspace, run_refresh(full_run_instance)
 
 
 @pytest.fixture(scope="session")
@@ -126,11 +142,14 @@ def stale_marts(workspace: Workspace) -> dict[str, str]:
     return {row["mart"]: row["reason"] for row in rows if row["status"] != "current"}
 
 
-def run_refresh():
-    """Run the nightly job in-process, as `kson run` does, on an ephemeral Dagster instance."""
+def run_refresh(instance=None):  # noqa: ANN001, ANN201
+    """Run the nightly job in-process, as `kson run` does, on ``instance`` (by default an
+    ephemeral Dagster instance)."""
     from dagster import DagsterInstance
 
     from orchestration.definitions import build_definitions
 
     job = build_definitions().resolve_job_def("refresh_warehouse")
-    return job.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance or DagsterInstance.ephemeral(), raise_on_error=False
+    )

@@ -1,13 +1,17 @@
 """dbt models as Dagster assets (dagster-dbt): each model and seed an asset, each test a check."""
 
+import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetSpec
+import duckdb
+from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetSpec, Output
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from ingest.registry import FAMILIES
+from orchestration.asset_catalog import OWNERS, table_metadata, tags
 from orchestration.resources import WarehouseResource, dbt_preparer, dbt_project
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -33,10 +37,69 @@ def prepared_manifest() -> Path:
     return manifest
 
 
+FAMILY_OF_RAW_TABLE = {
+    table: family.name for family in FAMILIES.values() for table in family.tables
+}
+
+
+def source_families(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
+    """The source families whose raw tables a model reads, directly or through other models."""
+    families: set[str] = set()
+    seen: set[str] = set()
+    todo = [unique_id]
+    while todo:
+        for parent in manifest["parent_map"].get(todo.pop(), []):
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if parent.startswith("source."):
+                table = manifest["sources"][parent]["identifier"]
+                if table in FAMILY_OF_RAW_TABLE:  # not raw.load_log: every family's
+                    families.add(FAMILY_OF_RAW_TABLE[table])
+            else:
+                todo.append(parent)
+    return families
+
+
+def check_description(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+    """What a dbt test checks, in a line: its own description (yml ``description`` or
+    ``meta.description``), else one made from the generic test's arguments, else a singular
+    test's first ``--`` comment."""
+    own = test.get("description") or test.get("meta", {}).get("description")
+    if own:
+        return own
+    generic = test.get("test_metadata") or {}
+    kwargs = generic.get("kwargs", {})
+    column = kwargs.get("column_name")
+    match generic.get("name"):
+        case "accepted_values":
+            values = ", ".join(str(value) for value in kwargs["values"])
+            return f"accepted_values on `{column}`: {values}"
+        case "relationships":
+            others = [n for n in test["depends_on"]["nodes"] if n != test.get("attached_node")]
+            target = (
+                ".".join(manifest["nodes"][others[0]][key] for key in ("resource_type", "name"))
+                if len(others) == 1
+                else kwargs["to"]
+            )
+            return f"relationships `{column}` → {target}.{kwargs['field']}"
+        case "unique_combination_of_columns":
+            return f"unique combination of ({', '.join(kwargs['combination_of_columns'])})"
+        case None:  # a singular test: its file's first comment
+            comment = re.search(r"(?:^[ \t]*--.*\n?)+", test.get("raw_code", ""), re.MULTILINE)
+            lines = comment.group(0).splitlines() if comment else []
+            return " ".join(line.strip().removeprefix("--").strip() for line in lines) or (
+                f"singular test {test['original_file_path']}"
+            )
+        case name:
+            return f"{name} on `{column}`" if column else name
+
+
 class KsonDbtTranslator(DagsterDbtTranslator):
-    """Asset keys follow the warehouse: ``<schema>/<table>``; groups follow the layers; dbt
-    tests are checks that block nothing (dagster-dbt makes error-severity tests blocking: a
-    failed one would fail the whole dbt step, and with it every mart's publication)."""
+    """Asset keys follow the warehouse: ``<schema>/<table>``; groups follow the layers, and
+    owners and tags the groups (orchestration/asset_catalog.py); dbt tests are checks that
+    block nothing (dagster-dbt makes error-severity tests blocking: a failed one would fail
+    the whole dbt step, and with it every mart's publication), described in a line."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "seed":
@@ -51,6 +114,28 @@ class KsonDbtTranslator(DagsterDbtTranslator):
         schema = dbt_resource_props.get("config", {}).get("schema")
         return schema if schema in LAYERS else super().get_group_name(dbt_resource_props)
 
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.group_name not in OWNERS or not unique_id.startswith(("model.", "seed.")):
+            return spec
+        node = manifest["nodes"][unique_id]
+        families = source_families(manifest, unique_id)
+        folder = node["fqn"][1:-1]  # seeds: [domain]; models: [layer, domain or family]
+        domain = {"marts": folder[-1:], "reference": folder}.get(spec.group_name)
+        return spec.replace_attributes(
+            owners=[OWNERS[spec.group_name]],
+            tags={
+                **spec.tags,
+                **tags(
+                    spec.group_name,
+                    source_family=families.pop() if len(families) == 1 else None,
+                    domain=domain[0] if domain else None,
+                ),
+            },
+        )
+
     def get_asset_check_spec(
         self,
         asset_spec: AssetSpec,
@@ -62,7 +147,7 @@ class KsonDbtTranslator(DagsterDbtTranslator):
         return spec and AssetCheckSpec(
             name=spec.name,
             asset=spec.asset_key,
-            description=spec.description,
+            description=check_description(manifest["nodes"][unique_id], manifest),
             additional_deps=spec.additional_deps,
             metadata=spec.metadata,
             blocking=False,
@@ -86,9 +171,31 @@ def kson_dbt_models(
     build = dbt.cli(
         ["build", "--vars", warehouse.dbt_vars()], context=context, raise_on_error=False
     )
-    yield from build.stream()
+    # dbt holds the build database until it exits: the events wait for it, as dagster-dbt's
+    # fetch_row_counts does on DuckDB (which, besides, counts no views).
+    events = list(build.stream())
     if not build.is_successful():
         context.log.warning("dbt build: tests or models failed (see dbt's output above)")
+    with warehouse.connect_build(read_only=True) as con:
+        yield from with_table_metadata(con, events, build.manifest)
+
+
+def with_table_metadata(
+    con: duckdb.DuckDBPyConnection, events: Iterable[Any], manifest: Mapping[str, Any]
+) -> Iterator[Any]:
+    """dbt's events, each model's and seed's output with its table's row count and typed
+    columns (``orchestration.asset_catalog.table_metadata``: one query for all)."""
+    events = list(events)
+    nodes = {
+        id(event): manifest["nodes"][event.metadata["unique_id"].value]
+        for event in events
+        if isinstance(event, Output) and "unique_id" in event.metadata
+    }
+    tables = table_metadata(con, ((node["schema"], node["alias"]) for node in nodes.values()))
+    for event in events:
+        node = nodes.get(id(event))
+        found = node and tables.get((node["schema"], node["alias"]))
+        yield event.with_metadata({**event.metadata, **found}) if found else event
 
 
 def mart_keys() -> list[AssetKey]:

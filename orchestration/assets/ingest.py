@@ -14,6 +14,7 @@ from dagster import (
 from ingest.landing import NO_FAMILY, load_family, quarantine_unclaimed
 from ingest.registry import FAMILIES, SourceFamily
 from ingest.validation import printable
+from orchestration.asset_catalog import catalog, table_metadata
 from orchestration.resources import WarehouseResource
 
 
@@ -21,7 +22,7 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
     specs = [
         AssetSpec(
             AssetKey(["raw", table]),
-            group_name="raw",
+            **catalog("raw", source_family=family.name),
             description=f"{family.title}: raw table {table}, one file_id per landing file.",
             kinds={"duckdb", "python"},
         )
@@ -39,10 +40,7 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
     ) -> Iterator[MaterializeResult]:
         with warehouse.connect_build() as con:
             outcome = load_family(con, family, warehouse.file_store)
-            counts = {
-                table: con.execute(f"SELECT count(*) FROM raw.{table}").fetchall()[0][0]
-                for table in family.tables
-            }
+            tables = table_metadata(con, (("raw", table) for table in family.tables))
         for path, report in outcome.quarantined:
             context.log.warning(f"Quarantined {printable(path)}:\n{report}")
         already = [printable(str(again)) for again in outcome.already_loaded]
@@ -65,7 +63,7 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
                     "files_quarantined": len(outcome.quarantined),
                     "quarantined": [printable(path) for path, _ in outcome.quarantined],
                     "rows_loaded": outcome.rows_loaded,
-                    "table_rows": counts[spec.key.path[-1]],
+                    **tables[("raw", spec.key.path[-1])],
                 },
             )
 
@@ -77,7 +75,7 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
     specs=[
         AssetSpec(
             AssetKey(["raw", "unclaimed_files"]),
-            group_name="raw",
+            **catalog("raw"),
             kinds={"python"},
             description="Files in the landing folder that no source family takes (a name no "
             "family's pattern matches, a file in the landing root or in an unknown folder): "

@@ -22,13 +22,18 @@ from dagster import (
     DagsterEventType,
     EventLogEntry,
     In,
+    MetadataValue,
     Nothing,
     OpExecutionContext,
     Out,
+    TableColumn,
+    TableRecord,
+    TableSchema,
     graph_asset,
     op,
 )
 
+from orchestration.asset_catalog import catalog
 from orchestration.assets.dbt import mart_keys
 from orchestration.exports import suppressed_columns
 from orchestration.publishing import Verdict, exports_dir, publish_marts
@@ -137,14 +142,46 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
     context.log.info(f"Published {publication.path} as {warehouse.serving_db}")
     context.add_output_metadata(
         {
-            "serving_file": warehouse.serving_db,
+            # What BI reads: the serving path, at this publication, and its marts.
+            "serving_path": MetadataValue.path(warehouse.serving_db),
+            "published": published_table(verdicts, publication.rows),
+            "dagster/row_count": sum(publication.rows.values()),
             "publication": publication.id,
             "version_file": str(publication.path),
             "storage_version": warehouse.storage_version,
             "exports": str(exports_dir(Path(warehouse.serving_db)) / publication.id),
             "stale": publication.stale,
-            **{f"rows.{table}": count for table, count in publication.rows.items()},
         }
+    )
+
+
+PUBLISHED_COLUMNS = TableSchema(
+    columns=[
+        TableColumn("mart", "VARCHAR", description="marts.<mart> in the serving file"),
+        TableColumn("status", "VARCHAR", description="current, or stale: keeps its last version"),
+        TableColumn(
+            "row_count", "BIGINT", description="rows in the serving file (none: never published)"
+        ),
+        TableColumn("reason", "VARCHAR", description="why stale"),
+    ]
+)
+
+
+def published_table(verdicts: Sequence[Verdict], rows: dict[str, int]) -> MetadataValue:
+    """The marts of a publication as the UI shows them: what BI reads, and how current."""
+    return MetadataValue.table(
+        [
+            TableRecord(
+                {
+                    "mart": verdict.mart,
+                    "status": "current" if verdict.current else "stale",
+                    "row_count": rows.get(verdict.mart),
+                    "reason": verdict.reason or "",
+                }
+            )
+            for verdict in verdicts
+        ],
+        schema=PUBLISHED_COLUMNS,
     )
 
 
@@ -152,7 +189,7 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
     key=PUBLISHED_MARTS,
     # Nothing inputs fanned into one: the step runs unless no mart at all was built.
     ins={key.path[-1]: AssetIn(key=key, dagster_type=Nothing) for key in mart_keys()},
-    group_name="serving",
+    **catalog("serving"),
     kinds={"duckdb"},
     description="Publishes the marts as a new version of the serving file (KSON_WAREHOUSE, a "
     "link swapped atomically). A mart whose checks (or those of anything upstream of it) "

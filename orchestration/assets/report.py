@@ -8,11 +8,12 @@ published, and ``reports/report.html`` keeps pointing at the last report written
 import json
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from orchestration.asset_catalog import catalog
 from orchestration.assets.publish import PUBLISHED_MARTS
 from orchestration.exports import suppressed_columns
-from orchestration.report import report_link, write_report
+from orchestration.report import report_link, report_publication, write_report
 from orchestration.resources import WarehouseResource, dbt_project
 
 BOARD_REPORT = AssetKey(["serving", "board_report"])
@@ -21,7 +22,7 @@ BOARD_REPORT = AssetKey(["serving", "board_report"])
 @asset(
     key=BOARD_REPORT,
     deps=[PUBLISHED_MARTS],
-    group_name="serving",
+    **catalog("serving"),
     kinds={"html"},
     description="The report the board reads: a self-contained HTML file written from the "
     "published serving file (indicators and targets, the user survey, contract follow-up, "
@@ -35,4 +36,10 @@ def board_report(context: AssetExecutionContext, warehouse: WarehouseResource) -
         serving, suppressed_columns(json.loads(dbt_project.manifest_path.read_text()))
     )
     context.log.info(f"Board report {path} ({report_link(serving)})")
-    return MaterializeResult(metadata={"report": str(path), "link": str(report_link(serving))})
+    return MaterializeResult(
+        metadata={
+            "report": MetadataValue.path(path),
+            "link": MetadataValue.path(report_link(serving)),
+            "publication": report_publication(serving, path),
+        }
+    )
