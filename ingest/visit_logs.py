@@ -1,14 +1,18 @@
-"""Home-care visit logs (``visits_<YYYY>.csv``, ~1 M rows a year) → raw table ``visit_logs``.
+"""Home-care visit logs (``visits_<YYYY>.csv`` or ``visits_<YYYY>-<MM>.csv``, ~1 M rows a
+year) → raw table ``visit_logs``.
 
-The file is never read row by row in Python nor held in Python memory: DuckDB validates it in
-an in-memory connection of its own (1 GB memory limit, spilling to a temporary folder) and the
-accepted file is handed to the loader as a :class:`SqlScan` that re-reads it with the same
-explicit ``read_csv`` options, so the load streams inside DuckDB too.
+The file is never read row by row in Python nor held in Python memory, and DuckDB parses it
+once: in an in-memory connection of its own (1 GB memory limit, spilling to a temporary
+folder) the rows are staged as Parquet in file order, each timestamp and the minutes parsed,
+their text kept only where a cell is not clean; every validation query reads the staged rows.
+An accepted file's :class:`SqlScan` loads the staged rows (the loader passes a ``staging``
+folder beside its snapshot); a rejected file's are deleted. Without a staging folder
+(``kson validate``) the scan reads the file again.
 
 Validation (``docs/contracts/visit_log.md``):
 
 1. Python checks the file name and the header line (BOM, line end, the ten column names).
-2. Pass 1, one parallel aggregate over the file read as text: ``count_if`` per rule, the
+2. Pass 1, one parallel aggregate over the staged rows: ``count_if`` per rule, the
    uniqueness of ``visit_id`` (a bitmap of the sequence numbers, ``bitstring_agg``: one bit
    per possible number, 3.4 MB a thread for 10 M rows), and per column the number of cells
    that are not in a provably clean form (a clean cell cannot hold a personal identity
@@ -20,8 +24,8 @@ Validation (``docs/contracts/visit_log.md``):
    and a 9-digit cell: a number whose leading zero was dropped; no column holds 9 digits)
    are checked with :mod:`ingest.pii`. Only when something failed: duplicate ids are found
    with a hash aggregate, the distinct org nrs that are neither known nor malformed are
-   checked with python-stdnum, and pass 2 numbers the rows (``row_number() OVER ()``, which
-   DuckDB streams in file order) to collect up to five example lines per failing rule, also
+   checked with python-stdnum, and pass 2 numbers the rows (Parquet's ``file_row_number``:
+   the staged rows are in file order) to collect up to five example lines per failing rule, also
    of the text a spreadsheet would run as a formula (such a cell is never clean, so it
    always breaks another rule too).
 
