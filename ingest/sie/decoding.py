@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
+
 from ingest.sie.schema import at
 from ingest.validation import ErrorCollector
 
@@ -117,9 +119,12 @@ def _decodes(raw: bytes, encoding: str) -> bool:
     return True
 
 
-def split_lines(text: str) -> tuple[list[str], str]:
-    """The lines of a decoded file (a DOS end-of-file mark and the last line end dropped) and
-    the line end they were split at: ``\n``, or ``\r`` in a file of lone carriage returns."""
+def split_lines(text: str) -> tuple[pl.Series, str]:
+    """The lines of a decoded file as a polars column (a DOS end-of-file mark and the last
+    line end dropped; no Python string per line) and the line end they were split at: ``\n``,
+    or ``\r`` in a file of lone carriage returns."""
     text = text.rstrip("\x1a\r\n")
     end = "\n" if "\n" in text else "\r"
-    return text.split(end), end
+    # via a list of Python strings, dropped at once: polars' own split (a list column, then
+    # exploded) needs twice the memory at its peak, and keeps it
+    return pl.Series("text", text.split(end), dtype=pl.String), end

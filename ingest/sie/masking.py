@@ -40,19 +40,19 @@ LIST_AT = {**dict.fromkeys(ROW_KINDS, 1), **OBJECTS_AT}
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]*)?")
 
 
-def mask_lines(lines: list[str], column: pl.Series) -> tuple[pl.Series, dict[int, tuple[str, int]]]:
-    """Mask the numbers in ``lines`` (in place) and in ``column`` (the same lines as a polars
-    column); per line number (1-based) masked, its original text and how many. A vectorised
-    pass finds the few lines that may hold one."""
+def mask_lines(column: pl.Series) -> tuple[pl.Series, dict[int, tuple[str, int]]]:
+    """``column`` (a file's lines) with the numbers masked; per line number (1-based) masked,
+    its original text and how many. A vectorised pass finds the few lines that may hold one."""
     masked: dict[int, tuple[str, int]] = {}
-    for index in column.str.contains(CANDIDATE_LINE).arg_true().to_list():
-        text, count = mask_line(lines[index])
+    candidates = column.str.contains(CANDIDATE_LINE).arg_true()
+    for index, line in zip(candidates.to_list(), column.gather(candidates).to_list(), strict=True):
+        text, count = mask_line(line)
         if count:
-            masked[index + 1] = (lines[index], count)
-            lines[index] = text
+            masked[index + 1] = (line, count)
     if masked:
-        at = [line - 1 for line in masked]
-        column = column.scatter(at, [lines[index] for index in at])
+        column = column.scatter(
+            [line - 1 for line in masked], [mask_line(text)[0] for text, _ in masked.values()]
+        )
     return column, masked
 
 

@@ -4,10 +4,10 @@ tables built and the ledger rules checked afterwards (:mod:`.tables`, :mod:`.led
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from ingest.sie.checksum import ChecksumMixin
 from ingest.sie.decoding import split_lines
@@ -27,6 +27,8 @@ from ingest.sie.state import OUTSIDE, SKIPPED
 from ingest.sie.tables import TablesMixin, as_int, is_date
 from ingest.sie.tokens import CONTROL, Field, split_fields
 
+_KSUMMA = re.compile("#KSUMMA", re.IGNORECASE)
+
 
 class Parser(RowsMixin, ChecksumMixin, TablesMixin):
     """Reads one decoded file: :meth:`parse`, then :meth:`build`."""
@@ -40,15 +42,21 @@ class Parser(RowsMixin, ChecksumMixin, TablesMixin):
         read whole. The rows then get their voucher from the state of the loop at their line
         (:meth:`_place_rows`)."""
         error = self.error
-        lines, self.line_end = split_lines(text)
-        column, self.masked = mask_lines(lines, pl.Series(lines, dtype=pl.String))
+        column, self.line_end = split_lines(text)
+        column, self.masked = mask_lines(column)
         if CONTROL.search(text) is not None:
-            self._control_characters(lines)
-        bulk = self._bulk_rows(column)
-        self.bulk_crc = self._unmasked(bulk.select("source_line", "crc"))
-        is_bulk = np.zeros(len(lines) + 1, dtype=bool)
+            self._control_characters(column.to_list())
+        checksum = _KSUMMA.search(text) is not None  # else no row's checksum text is needed
+        bulk = self._bulk_rows(column, checksum)
+        if checksum:
+            self.bulk_crc = self._unmasked(bulk.select("source_line", "crc"))
+        is_bulk = np.zeros(column.len() + 1, dtype=bool)
         is_bulk[bulk["source_line"].to_numpy()] = True
         numbers = np.flatnonzero(~is_bulk[1:]) + 1  # the lines the loop reads
+        # only the lines the loop reads become Python strings (a few percent of a ledger)
+        lines = dict(zip(numbers.tolist(), column.gather(numbers - 1).to_list(), strict=True))
+        total = column.len()
+        del column
         state: list[int] = []  # per line read: the state the bulk rows just before it are in
 
         voucher = -1  # index of the open voucher, -1 when none
@@ -81,12 +89,12 @@ class Parser(RowsMixin, ChecksumMixin, TablesMixin):
                 if not skip_block and expect_block:
                     no_block()
 
-        for number in numbers.tolist():
+        for number, line in lines.items():
             state.append(SKIPPED if skip_block else voucher if in_block else OUTSIDE)
             if number - previous > 1:
                 rows_seen()
             previous = number
-            s = lines[number - 1].strip()
+            s = line.strip()
             if not s:
                 continue
             if s[0] == "#":
@@ -192,7 +200,7 @@ class Parser(RowsMixin, ChecksumMixin, TablesMixin):
                 )
 
         state.append(SKIPPED if skip_block else voucher if in_block else OUTSIDE)
-        if len(lines) > previous:
+        if total > previous:
             rows_seen()
         if in_block:
             line = self.vouchers[voucher][5]
@@ -331,6 +339,7 @@ class Parser(RowsMixin, ChecksumMixin, TablesMixin):
         return found
 
     def _control_characters(self, lines: list[str]) -> None:
+        """A note on the lines holding control characters (rare: the caller looked first)."""
         count = 0
         first: list[int] = []
         for number, line in enumerate(lines, 1):

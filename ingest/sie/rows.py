@@ -17,19 +17,33 @@ def exact(amount: pl.Expr) -> pl.Expr:
     return amount.cast(pl.Decimal(38, 10), strict=False)
 
 
+BULK_LINES = 1 << 16  # lines split into fields at a time
+
+
 class RowsMixin(LedgerState):
     """The voucher rows: read in bulk, placed in their vouchers, #RTRANS twins, row numbers;
     the object lists they refer to."""
 
-    def _bulk_rows(self, lines: pl.Series) -> pl.DataFrame:
+    def _bulk_rows(self, lines: pl.Series, checksum: bool) -> pl.DataFrame:
         """The voucher rows whose line the row pattern reads whole, split into their fields
-        in one vectorised pass (polars, Rust regex): line, label (upper case), kind, account,
-        object_list (index, null when malformed), object_rule/object_expected (why),
-        amount, transaction_date, transaction_text, quantity, sign, and ``crc`` (what the
-        row adds to the #KSUMMA checksum)."""
+        in vectorised passes (polars, Rust regex) over ``BULK_LINES`` lines at a time (the
+        intermediate columns of a whole ledger would take several times its size): line,
+        label (upper case), kind, account, object_list (index, null when malformed),
+        object_rule/object_expected (why), amount, transaction_date, transaction_text,
+        quantity, sign, and, for a file with ``checksum``, ``crc`` (what the row adds to the
+        #KSUMMA checksum)."""
+        return pl.concat(
+            [
+                self._bulk_part(lines.slice(start, BULK_LINES), start, checksum)
+                for start in range(0, lines.len(), BULK_LINES)
+            ]
+        )
+
+    def _bulk_part(self, lines: pl.Series, start: int, checksum: bool) -> pl.DataFrame:
+        """:meth:`_bulk_rows` of the lines from index ``start`` on."""
         heads = (
             pl.DataFrame({"text": lines})
-            .with_row_index("line", offset=1)
+            .with_row_index("line", offset=start + 1)
             .lazy()
             .select("line", pl.col("text").str.strip_chars(" \t\r").str.splitn(" ", 2).alias("p"))
             .unnest("p")
@@ -81,21 +95,22 @@ class RowsMixin(LedgerState):
             },
             orient="row",
         )
+        crc = pl.concat_str(
+            "written",
+            "account",
+            "object_text",
+            "amount",
+            "transaction_date",
+            "transaction_text",
+            "quantity",
+            "sign",
+            ignore_nulls=True,
+        ).alias("crc")
         return (
             rows.join(objects, on="raw", how="left")
             .with_columns(
                 pl.col("label").replace_strict(ROW_KINDS).alias("row_kind"),
-                pl.concat_str(
-                    "written",
-                    "account",
-                    "object_text",
-                    "amount",
-                    "transaction_date",
-                    "transaction_text",
-                    "quantity",
-                    "sign",
-                    ignore_nulls=True,
-                ).alias("crc"),
+                *[crc] if checksum else [],
             )
             .drop("written", "raw", "object_text")
             .sort("source_line")
