@@ -126,6 +126,7 @@ FAMILIES: dict[str, SourceFamily] = {
             tables=sie.TABLE_SCHEMAS,
             patterns=("*.se", "*.si", "*.sie"),
             summarize=sie.summary,
+            stages=True,
         ),
     )
 }
