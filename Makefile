@@ -75,9 +75,11 @@ bench: $(BIN)/kson
 fuzz: $(BIN)/kson
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_fuzz_readers.py
 
+# The code location of pyproject.toml's [tool.dagster], `kson`: the one kson run records its
+# runs under, so that they show in the job's run history.
 ui: $(BIN)/kson $(PROVIDER_SAMPLE)
 	KSON_LANDING_DIR=$${KSON_LANDING_DIR:-$(SAMPLE_DIR)} \
-		$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $(UI_PORT)
+		$(BIN)/dagster dev -h 127.0.0.1 -p $(UI_PORT)
 
 clean:
 	rm -rf $(SAMPLE_DIR)/provider_reports $(SAMPLE_DIR)/visit_logs $(SAMPLE_DIR)/contract_followup \

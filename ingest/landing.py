@@ -38,7 +38,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,13 +232,17 @@ class _Accepted:
 
 
 def load_family(
-    con: duckdb.DuckDBPyConnection, family: SourceFamily, store: FileStore
+    con: duckdb.DuckDBPyConnection,
+    family: SourceFamily,
+    store: FileStore,
+    files_read: Callable[[int, int], None] | None = None,
 ) -> LoadOutcome:
     """Load every new file of ``family`` from the landing folder into the raw layer.
 
     A new file is first copied out of the landing folder; the copy is hashed, validated and
     loaded, so what is recorded is exactly what was checked even if the sender overwrites the
     landing file meanwhile. Files get their ``file_id`` in landing-path order.
+    ``files_read(done, total)`` is called as each landing file has been read (the progress).
     """
     ensure_raw_tables(con, family)
     outcome = LoadOutcome(source=family.name)
@@ -250,7 +254,11 @@ def load_family(
         prefix=f"{family.name}-", dir=_incoming_dir(store, family)
     ) as incoming:
         try:
-            for checked in _read_all(family, store, Path(incoming), loaded):
+            files = family.landing_files(store.landing_dir)
+            reading = _read_all(family, store, files, Path(incoming), loaded)
+            for done, checked in enumerate(reading, 1):
+                if files_read is not None:
+                    files_read(done, len(files))
                 if checked.sha in loaded:  # loaded before, or the same content twice
                     if loaded[checked.sha] == checked.landing_path:
                         outcome.unchanged += 1
@@ -323,12 +331,15 @@ def quarantine_unclaimed(
 
 
 def _read_all(
-    family: SourceFamily, store: FileStore, incoming: Path, loaded: dict[str, str]
+    family: SourceFamily,
+    store: FileStore,
+    files: list[Path],
+    incoming: Path,
+    loaded: dict[str, str],
 ) -> Iterator[_Checked]:
-    """The family's landing files, read by ``READERS`` threads (each reading in a worker
+    """The family's landing ``files``, read by ``READERS`` threads (each reading in a worker
     process), in landing-path order (at most a few read ahead, so that memory stays
     bounded)."""
-    files = family.landing_files(store.landing_dir)
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         ahead: deque[Future[_Checked]] = deque()
         for index, path in enumerate(files):

@@ -37,20 +37,6 @@ def _prepare_environment() -> None:
         shutil.copyfile(REPO_ROOT / ".dagster" / "dagster.yaml", config)
 
 
-def _stage(step_key: str) -> str:
-    if step_key.startswith("ingest_"):
-        return "ingest"
-    if "_gx_" in step_key:
-        return "expectations"
-    if step_key.startswith("kson_dbt_models"):
-        return "dbt build + tests"
-    if "published_marts" in step_key:
-        return "publish"
-    if "board_report" in step_key:
-        return "report"
-    return step_key
-
-
 def run_pipeline() -> int:
     """Materialize every asset in-process (the job the nightly schedule runs); print a summary.
 
@@ -78,16 +64,21 @@ def run_pipeline() -> int:
 
 def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -> int:
     from dagster import DagsterEventType
+    from dagster._core.execution.api import execute_run
+    from dagster._core.storage.tags import MAX_RETRIES_TAG
 
     from ingest.landing import NO_FAMILY
+    from orchestration.assets.dbt import kson_dbt_models
     from orchestration.assets.publish import PUBLISHED_MARTS
     from orchestration.assets.report import BOARD_REPORT
-    from orchestration.definitions import build_definitions
+    from orchestration.definitions import defs
+    from orchestration.local_run import create_location_run
+    from orchestration.progress import stage_of, watching
     from orchestration.publishing import publication_status
     from orchestration.report import report_link
     from orchestration.run_lock import BUILD_DB_TAG, build_db_tag
+    from orchestration.run_tags import run_tags
 
-    defs = build_definitions()
     warehouse = defs.resources["warehouse"]
     loaded = time.perf_counter()
     print(f"kson run: landing {warehouse.landing_dir}")
@@ -97,15 +88,27 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
     ).start()
     log_path = warehouse.warehouse_dir / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # dbt's own output goes to the log file (and to the run's logs in the UI), not the terminal.
-    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        result = defs.resolve_job_def("refresh_warehouse").execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            tags={BUILD_DB_TAG: build_db_tag(warehouse.build_db)},
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+    # Listed under the job in the UI's run history; not retried by the daemon (whoever ran
+    # kson run sees the failure).
+    job, run = create_location_run(
+        instance,
+        "refresh_warehouse",
+        run_id,
+        tags={
+            BUILD_DB_TAG: build_db_tag(warehouse.build_db),
+            **run_tags("kson run", warehouse.landing_dir),
+            MAX_RETRIES_TAG: "0",
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    # Progress on stdout as the run goes; dbt's own output goes to the log file (and to the
+    # run's logs in the UI), not the terminal.
+    with (
+        watching(instance, run_id, kson_dbt_models.keys, sys.stdout),
+        log_path.open("w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+    ):
+        result = execute_run(job, run, instance)
     finished = time.perf_counter()
 
     stage_seconds: dict[str, float] = defaultdict(float)
@@ -118,7 +121,7 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
         if event.event_type == DagsterEventType.STEP_START:
             step_start[event.step_key] = entry.timestamp
         elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
-            stage_seconds[_stage(event.step_key)] += entry.timestamp - step_start[event.step_key]
+            stage_seconds[stage_of(event.step_key)] += entry.timestamp - step_start[event.step_key]
             if event.event_type == DagsterEventType.STEP_FAILURE:
                 error = event.step_failure_data.error
                 cause = error.cause or error if error else None

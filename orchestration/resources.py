@@ -35,6 +35,7 @@ from packaging.version import Version
 from ingest.landing import FileStore
 from orchestration.publishing import DEFAULT_KEEP
 from orchestration.run_lock import BUILD_DB_TAG, build_db_lock, build_db_tag, close_dead_runs
+from orchestration.run_tags import run_tags
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -78,11 +79,16 @@ class WarehouseResource(ConfigurableResource):
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[WarehouseResource]:
         """A run that uses the warehouse holds the build database's lock throughout, whoever
         launched it (``kson run``, schedule, sensor, UI); other runs of it that are still
-        STARTED are dead and are recorded as failed."""
+        STARTED are dead and are recorded as failed. A run without the platform's run tags
+        was launched from the UI (or another Dagster client): it gets them here."""
         run_id = context.run.run_id if context.run else "no run"
         with build_db_lock(self.build_db, run_id):
             if context.instance is not None and context.run is not None:
-                context.instance.add_run_tags(run_id, {BUILD_DB_TAG: build_db_tag(self.build_db)})
+                launched = run_tags("UI", self.landing_dir).items()
+                missing = {key: value for key, value in launched if key not in context.run.tags}
+                context.instance.add_run_tags(
+                    run_id, {BUILD_DB_TAG: build_db_tag(self.build_db), **missing}
+                )
                 for dead in close_dead_runs(context.instance, self.build_db, run_id):
                     if context.log:
                         context.log.warning(f"Run {dead.run_id} had died; recorded as failed")

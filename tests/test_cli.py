@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from run_history import job_runs
+
 from conftest import SAMPLE_DIR, make_workspace
 from hostile import stray_cell_xlsx
 from ingest.landing import sha256_of
 from ingest.pii import RULE_FILE_NAME
+from ingest.registry import FAMILIES
+from orchestration.run_tags import COMMIT_TAG, LANDING_TAG, TRIGGER_TAG, checkout_commit
 
 KSON = Path(sys.executable).with_name("kson")
 
@@ -126,6 +130,15 @@ def test_run_then_status(tmp_path, monkeypatch):
     assert not list((workspace.warehouse / "archive" / ".incoming").iterdir())
     assert "marts.survey_results: 32 rows" in run.stdout
     assert "time per stage:" in run.stdout and "dbt build + tests" in run.stdout
+    assert_progress_shown(run.stdout, len(FAMILIES["kolada"].landing_files(workspace.landing)))
+    # The UI lists the run under the job, with its tags.
+    run_id = re.search(r"^Run (\S+): SUCCESS$", run.stdout, re.MULTILINE)[1]
+    [listed] = [job for job in job_runs(tmp_path / "dagster_home") if job["runId"] == run_id]
+    assert listed["status"] == "SUCCESS"
+    assert listed["repositoryOrigin"]["repositoryLocationName"] == "kson"
+    assert listed["tags"][TRIGGER_TAG] == "kson run"
+    assert listed["tags"][LANDING_TAG] == str(workspace.landing.resolve())
+    assert listed["tags"][COMMIT_TAG] == checkout_commit()
 
     status = kson("status", env=env)
     assert status.returncode == 0, status.stderr
@@ -141,6 +154,35 @@ def test_run_then_status(tmp_path, monkeypatch):
     )
     report = next((workspace.warehouse / "quarantine" / "kolada").glob("*.errors.txt"))
     assert "not valid JSON" in report.read_text("utf-8")
+
+
+def assert_progress_shown(stdout: str, kolada_files: int) -> None:
+    """Not on a terminal, `kson run` shows its progress as timestamped lines before the
+    summary: each stage started and done, the files and the dbt models counted."""
+    from orchestration.assets.dbt import kson_dbt_models
+
+    progress = stdout.split("\nRun ")[0]
+    stamp = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    for shown in (
+        "ingest kolada: started",
+        f"ingest kolada: 1 of {kolada_files} files",
+        f"ingest kolada: {kolada_files} of {kolada_files} files",
+        "ingest kolada: done (",
+        "dbt build + tests: started",
+        "dbt build + tests: done (",
+        "expectations: done (",
+        "publish: done (",
+        "report: done (",
+    ):
+        assert re.search(stamp + re.escape(shown), progress, re.MULTILINE), shown
+    models = [
+        (int(done), int(total))
+        for done, total in re.findall(
+            stamp + r"dbt build \+ tests: (\d+) of (\d+) models$", progress, re.MULTILINE
+        )
+    ]
+    planned = len(kson_dbt_models.keys)
+    assert models[0] == (1, planned) and models[-1] == (planned, planned), models
 
 
 def test_validate_prints_a_report_a_provider_can_act_on(tmp_path, provider_sample):

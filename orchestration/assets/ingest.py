@@ -15,6 +15,7 @@ from ingest.landing import NO_FAMILY, load_family, quarantine_unclaimed
 from ingest.registry import FAMILIES, SourceFamily
 from ingest.validation import printable
 from orchestration.asset_catalog import catalog, table_metadata
+from orchestration.progress import file_counter
 from orchestration.resources import WarehouseResource
 
 
@@ -39,7 +40,7 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
         context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[MaterializeResult]:
         with warehouse.connect_build() as con:
-            outcome = load_family(con, family, warehouse.file_store)
+            outcome = load_family(con, family, warehouse.file_store, file_counter(context.log.info))
             tables = table_metadata(con, (("raw", table) for table in family.tables))
         for path, report in outcome.quarantined:
             context.log.warning(f"Quarantined {printable(path)}:\n{report}")
