@@ -51,6 +51,8 @@ from ingest.registry import FAMILIES
 from ingest.validation import printable
 from orchestration.assets.publish import PUBLISHED_MARTS
 from orchestration.resources import WarehouseResource
+from orchestration.run_lock import BUILD_DB_TAG, build_db_tag
+from orchestration.run_tags import TRIGGER_TAG
 
 SMTP_TIMEOUT_SECONDS = 10
 # Run tags that say what started a run (Dagster's) or where it wrote (the platform's, kson/*).
@@ -326,10 +328,10 @@ def _trigger(tags: dict[str, str]) -> str:
         what = f"schedule {tags['dagster/schedule_name']}"
     elif "dagster/sensor_name" in tags:
         what = f"sensor {tags['dagster/sensor_name']}"
-    elif "dagster/parent_run_id" in tags:
-        what = f"retry of run {tags['dagster/parent_run_id']}"
-    else:
-        what = "by hand (kson run, the UI or the Dagster CLI)"
+    else:  # kson run, the UI (the platform's tag), or the Dagster CLI
+        what = tags.get(TRIGGER_TAG, "by hand")
+    if "dagster/parent_run_id" in tags:
+        what += f", a retry of run {tags['dagster/parent_run_id']}"
     return printable(f"{what}; tags: {', '.join(shown)}" if shown else what)
 
 
@@ -388,7 +390,12 @@ def checks_failed_alert(context: RunStatusSensorContext) -> SkipReason:
 
 def _alerted(context: RunStatusSensorContext) -> SkipReason:
     run_id = context.dagster_run.run_id
-    alert = alert_run(context.instance, run_id, WarehouseResource.from_env())
+    warehouse = WarehouseResource.from_env()
+    tagged = context.dagster_run.tags.get(BUILD_DB_TAG)
+    if tagged and tagged != build_db_tag(warehouse.build_db):
+        # E.g. a `kson run` on another warehouse sharing the instance: it wrote its own.
+        return SkipReason(f"run {run_id} wrote another warehouse ({tagged}), not this one")
+    alert = alert_run(context.instance, run_id, warehouse)
     if alert is None:
         return SkipReason(f"run {run_id}: nothing for a person (or already written)")
     return SkipReason(f"run {run_id}: summary in {alert.path}; mail {alert.mail}")

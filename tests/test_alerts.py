@@ -158,6 +158,19 @@ def test_a_failed_run_leaves_a_summary_naming_step_file_and_what_to_do(
     assert summaries(workspace) == [path]
 
 
+def test_the_daemon_leaves_a_run_of_another_warehouse_to_its_own_process(
+    fresh_logs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    workspace, instance, result, _ = fresh_logs
+    monkeypatch.setenv("KSON_WAREHOUSE", str(tmp_path / "kson.duckdb"))
+
+    said = evaluate(run_failure_alert, instance, result)
+
+    other = workspace.build_db.resolve()
+    assert said == f"run {result.run_id} wrote another warehouse ({other}), not this one"
+    assert not summaries(workspace) and not (tmp_path / "logs").exists()
+
+
 def test_the_summary_is_mailed_when_smtp_is_configured(
     fresh_logs, smtp_server, monkeypatch: pytest.MonkeyPatch
 ):
