@@ -68,6 +68,7 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
     from dagster._core.storage.tags import MAX_RETRIES_TAG
 
     from ingest.landing import NO_FAMILY
+    from orchestration.alerts import alert_run
     from orchestration.assets.dbt import kson_dbt_models
     from orchestration.assets.publish import PUBLISHED_MARTS
     from orchestration.assets.report import BOARD_REPORT
@@ -159,6 +160,8 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
         )
     for line in listed("already_loaded"):
         print(f"  {line}")
+    if alert := alert_run(instance, result.run_id, warehouse):  # a failure, or failed checks
+        print(f"  summary for a person: {alert.path}; mail {alert.mail}")
     print(
         "  time per stage: "
         + ", ".join(
