@@ -2,8 +2,10 @@
 #   make run    create the environment if missing, run the pipeline on the bundled sample data
 #   make test   create the environment if missing, lint and run the test suite (installs
 #               Debian's chromium for the report's browser test when root with apt-get)
-# More: make ui (Dagster UI on 127.0.0.1:3000), make lint, make prepare, make bench,
-#       make fuzz (the readers' mutation fuzzer at length), make clean.
+# More: make serve (the production pair, dagster-webserver + dagster-daemon, UI on
+#       127.0.0.1:3000, schedule and sensor on; deploy/ for a server), make ui (dagster dev),
+#       make lint, make prepare, make bench, make fuzz (the readers' mutation fuzzer at
+#       length), make clean.
 
 VENV        := .venv
 BIN         := $(VENV)/bin
@@ -19,7 +21,7 @@ export GX_ANALYTICS_ENABLED := False
 
 PROVIDER_SAMPLE := $(SAMPLE_DIR)/.providers-sample
 
-.PHONY: run test browser ui lint prepare bench fuzz clean
+.PHONY: run test browser serve ui lint prepare bench fuzz clean
 
 # The environment, from the lock file: uv is bootstrapped into the venv with pip. Bytecode is
 # compiled once here: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile
@@ -74,6 +76,14 @@ bench: $(BIN)/kson
 # The readers' mutation fuzzer at length (make test runs it bounded: ~40 examples per family).
 fuzz: $(BIN)/kson
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/test_fuzz_readers.py
+
+# Dagster's production pair (orchestration/serve.py): dagster-webserver on 127.0.0.1:$(UI_PORT)
+# and dagster-daemon (nightly schedule, landing sensor, run queue, monitoring, retries), both
+# loading workspace.yaml, with the instance in DAGSTER_HOME. Ctrl-C stops both. The systemd
+# units in deploy/ run the same two on a server.
+serve: $(BIN)/kson $(PROVIDER_SAMPLE)
+	KSON_LANDING_DIR=$${KSON_LANDING_DIR:-$(SAMPLE_DIR)} \
+		$(BIN)/python -m orchestration.serve --port $(UI_PORT)
 
 # The code location of pyproject.toml's [tool.dagster], `kson`: the one kson run records its
 # runs under, so that they show in the job's run history.
