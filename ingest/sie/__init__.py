@@ -132,8 +132,13 @@ def read(path: Path, staging: Path | None = None) -> ReadResult:
     if decoded is None:
         return SieReadResult(errors=errors.finish(), notes=notes)
     text, encoding, declared = decoded
+    del decoded
     parser = Parser(path, errors, notes, encoding)
     parser.parse(text)
+    # the records are read: the file's text and bytes go before the tables are built
+    del text
+    copy = masked_copy(raw, encoding, parser.line_end, parser.masked) if parser.masked else None
+    del raw
     tables, stats = parser.build(declared)
     stats["encoding"] = encoding
     result = SieReadResult(errors=errors.finish(), notes=notes, stats=stats, scanned=True)
@@ -143,7 +148,7 @@ def read(path: Path, staging: Path | None = None) -> ReadResult:
             for line, (_, count) in sorted(parser.masked.items())
             for _ in range(count)
         ]
-        result.masked_copy = masked_copy(raw, encoding, parser.line_end, parser.masked)
+        result.masked_copy = copy
     if result.ok:
         result.tables = tables if staging is None else _staged(tables, path, Path(staging))
     return result
