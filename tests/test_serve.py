@@ -1,6 +1,7 @@
 """`make serve`'s pair (orchestration/serve.py: dagster-webserver and dagster-daemon) on
 127.0.0.1: the landing sensor's runs, seen through the webserver's GraphQL endpoint."""
 
+import contextlib
 import json
 import os
 import signal
@@ -107,7 +108,8 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         if process.poll() is None:
             process.kill()
         for line in session_processes(process.pid):
-            os.kill(int(line.split()[0]), signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line.split()[0]), signal.SIGKILL)
         process.wait()
 
 
