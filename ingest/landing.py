@@ -41,7 +41,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -57,6 +59,7 @@ NO_FAMILY = "no source family takes this file"
 READERS = min(4, os.cpu_count() or 1)  # files read and validated at once
 BATCH_ROWS = 2_000_000  # accepted rows held in memory before they are inserted
 BATCH_FILES = 500  # accepted files per transaction
+T = TypeVar("T")
 
 _BOOKKEEPING_DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA};
@@ -295,6 +298,90 @@ def load_family(
     return outcome
 
 
+REPLAY_REJECTED = "rejected when read again from the archive"
+
+
+def replay_family(
+    con: duckdb.DuckDBPyConnection,
+    family: SourceFamily,
+    store: FileStore,
+    files_read: Callable[[int, int], None] | None = None,
+) -> LoadOutcome:
+    """Read every accepted file of ``family`` (not withdrawn) again from the archive with
+    today's reader, e.g. after a contract rule changed: in one transaction, the files' raw rows
+    are replaced. A file that now fails is quarantined with its report, its rows are deleted
+    and its load-log row is withdrawn with the rule (the same bytes landed again stay "already
+    loaded"). Nothing else is touched; the outcome's ``accepted`` are the files read again."""
+    ensure_raw_tables(con, family)
+    outcome = LoadOutcome(source=family.name)
+    files = con.execute(
+        f"SELECT file_id, file_name, landing_path, sha256, size_bytes, archive_path "
+        f"FROM {RAW_SCHEMA}.load_log WHERE source = ? AND withdrawn_at IS NULL ORDER BY file_id",
+        [family.name],
+    ).fetchall()
+    for *_, archive_path in files:
+        if not (store.archive_dir / archive_path).is_file():
+            raise FileNotFoundError(
+                f"{family.name}: the archived copy {archive_path} is missing; nothing replayed"
+            )
+    with tempfile.TemporaryDirectory(
+        prefix=f"{family.name}-", dir=_incoming_dir(store, family)
+    ) as incoming:
+        reads = (
+            partial(
+                _read_archived, family, store.archive_dir / archived, name, Path(incoming, str(i))
+            )
+            for i, (_, name, *_, archived) in enumerate(files)
+        )
+        con.begin()
+        try:
+            for table in family.tables:
+                con.execute(
+                    f"DELETE FROM {RAW_SCHEMA}.{table} WHERE list_contains(?, file_id)",
+                    [[file_id for file_id, *_ in files]],
+                )
+            for done, ((file_id, _, landing, sha, size, archived), (snapshot, result)) in enumerate(
+                zip(files, _read_ahead(reads), strict=True), 1
+            ):
+                if files_read is not None:
+                    files_read(done, len(files))
+                if result.ok:
+                    _insert_rows(con, family, [(file_id, store.archive_dir / archived, result)])
+                    con.execute(
+                        f"UPDATE {RAW_SCHEMA}.load_log SET row_count = ? WHERE file_id = ?",
+                        [result.row_count, file_id],
+                    )
+                    outcome.accepted.append((landing, result.row_count))
+                else:
+                    checked = _Checked(landing, sha, size, snapshot, result)
+                    report = _quarantine(con, store, family.name, checked)
+                    con.execute(
+                        f"UPDATE {RAW_SCHEMA}.load_log SET withdrawn_at = now(), "
+                        "withdrawal_reason = ? WHERE file_id = ?",
+                        [f"{REPLAY_REJECTED}: {result.errors[0]}", file_id],
+                    )
+                    outcome.quarantined.append((landing, report))
+                shutil.rmtree(snapshot.parent, ignore_errors=True)  # staged rows are loaded
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    return outcome
+
+
+def _read_archived(
+    family: SourceFamily, archived: Path, name: str, folder: Path
+) -> tuple[Path, ReadResult]:
+    """Read an archived file under its landed name (readers check it): a link in ``folder``."""
+    folder.mkdir()
+    snapshot = folder / name
+    try:
+        os.link(archived, snapshot)
+    except OSError:  # another file system
+        shutil.copyfile(archived, snapshot)
+    return snapshot, read_isolated(_reader(family, folder), snapshot)
+
+
 def unclaimed_files(families: Iterable[SourceFamily], landing_dir: Path) -> list[Path]:
     """The files under ``landing_dir`` that no family takes, in name order (hidden files and
     a ``README.md`` in the landing root are no landed files)."""
@@ -340,10 +427,18 @@ def _read_all(
     """The family's landing ``files``, read by ``READERS`` threads (each reading in a worker
     process), in landing-path order (at most a few read ahead, so that memory stays
     bounded)."""
+    yield from _read_ahead(
+        partial(_read_one, family, store, path, incoming / str(index), loaded)
+        for index, path in enumerate(files)
+    )
+
+
+def _read_ahead(reads: Iterable[Callable[[], T]]) -> Iterator[T]:
+    """The results of ``reads``, run by ``READERS`` threads, in order (at most a few ahead)."""
     with ThreadPoolExecutor(max_workers=READERS) as pool:
-        ahead: deque[Future[_Checked]] = deque()
-        for index, path in enumerate(files):
-            ahead.append(pool.submit(_read_one, family, store, path, incoming / str(index), loaded))
+        ahead: deque[Future[T]] = deque()
+        for read in reads:
+            ahead.append(pool.submit(read))
             if len(ahead) > 2 * READERS:
                 yield ahead.popleft().result()
         while ahead:
@@ -367,8 +462,13 @@ def _read_one(
     sha = copy_with_sha256(path, snapshot)
     if sha in loaded:
         return _Checked(landing_path, sha)
-    result = read_isolated(family.read, snapshot)
+    result = read_isolated(_reader(family, folder), snapshot)
     return _Checked(landing_path, sha, snapshot.stat().st_size, snapshot, result)
+
+
+def _reader(family: SourceFamily, folder: Path) -> Callable[[Path], ReadResult]:
+    """The family's reader; one that stages keeps the accepted rows in ``folder`` (read once)."""
+    return partial(family.read, staging=folder) if family.stages else family.read
 
 
 def _loaded_paths(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -435,22 +535,9 @@ def _insert(con: duckdb.DuckDBPyConnection, family: SourceFamily, batch: list[_A
             [len(batch)],
         ).fetchall()
         ids = range(first, first + len(batch))
-        for table in family.tables:
-            frames = []
-            for file_id, accepted in zip(ids, batch, strict=True):
-                content = accepted.result.tables.get(table)
-                if isinstance(content, SqlScan):
-                    con.execute(
-                        f"INSERT INTO {RAW_SCHEMA}.{table} BY NAME SELECT CAST({file_id} AS "
-                        f"BIGINT) AS file_id, * FROM ({content.query(accepted.archived)})"
-                    )
-                elif content is not None:
-                    frames.append(
-                        content.select(pl.lit(file_id, pl.Int64).alias("file_id"), pl.all())
-                    )
-            if frames:
-                incoming = pl.concat(frames, how="vertical_relaxed")  # noqa: F841 - read by DuckDB
-                con.execute(f"INSERT INTO {RAW_SCHEMA}.{table} BY NAME SELECT * FROM incoming")
+        _insert_rows(
+            con, family, [(i, a.archived, a.result) for i, a in zip(ids, batch, strict=True)]
+        )
         log = pl.DataFrame(  # noqa: F841 - read by DuckDB
             {
                 "file_id": list(ids),
@@ -480,6 +567,29 @@ def _insert(con: duckdb.DuckDBPyConnection, family: SourceFamily, batch: list[_A
     except BaseException:
         con.rollback()
         raise
+
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    family: SourceFamily,
+    files: list[tuple[int, Path, ReadResult]],
+) -> None:
+    """Insert the rows of accepted files (file_id, archived copy, reader's result) into the
+    family's raw tables, in the caller's transaction."""
+    for table in family.tables:
+        frames = []
+        for file_id, archived, result in files:
+            content = result.tables.get(table)
+            if isinstance(content, SqlScan):
+                con.execute(
+                    f"INSERT INTO {RAW_SCHEMA}.{table} BY NAME SELECT CAST({file_id} AS "
+                    f"BIGINT) AS file_id, * FROM ({content.query(archived)})"
+                )
+            elif content is not None:
+                frames.append(content.select(pl.lit(file_id, pl.Int64).alias("file_id"), pl.all()))
+        if frames:
+            incoming = pl.concat(frames, how="vertical_relaxed")  # noqa: F841 - read by DuckDB
+            con.execute(f"INSERT INTO {RAW_SCHEMA}.{table} BY NAME SELECT * FROM incoming")
 
 
 def _archive(store: FileStore, family: SourceFamily, checked: _Checked) -> tuple[Path, str]:

@@ -18,8 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from collections.abc import Mapping
+    from typing import Any
 
+    from dagster import AssetKey, DagsterInstance
+
+    from orchestration.locations import Locations
+    from orchestration.planning import Plan
     from orchestration.resources import WarehouseResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -37,32 +42,124 @@ def _prepare_environment() -> None:
         shutil.copyfile(REPO_ROOT / ".dagster" / "dagster.yaml", config)
 
 
-def run_pipeline() -> int:
-    """Materialize every asset in-process (the job the nightly schedule runs); print a summary.
+def run_pipeline(select: list[str] | None = None) -> int:
+    """Run what the plan says (orchestration/planning.py), in-process, and print a summary:
+    nothing on a quiet night (exit code 0, and why), else the share that new files and
+    changes need. With ``select`` (families and marts), a replay: a family read again from the
+    archive, a mart rebuilt, each with what is built from it.
 
     The run holds the build database's lock throughout; when another run holds it, nothing
     is done (exit code 1). Runs that died holding it before are recorded as failed first."""
     started = time.perf_counter()
-    from dagster import DagsterInstance
+    from orchestration.locations import Locations
+    from orchestration.run_lock import RunInProgress, build_db_lock
 
-    from orchestration.resources import WarehouseResource, prepare_dbt_project
-    from orchestration.run_lock import RunInProgress, build_db_lock, close_dead_runs
-
-    build_db = WarehouseResource.from_env().build_db
+    locations = Locations.from_env()
+    listed = (name.strip() for item in select or [] for name in item.split(","))
+    names = list(dict.fromkeys(name for name in listed if name))
+    if select is not None and (unknown := _unknown_names(names)) is not None:
+        print(f"kson run: --select {unknown}", file=sys.stderr)
+        return 2
     run_id = str(uuid.uuid4())
     try:
-        with build_db_lock(build_db, run_id):
-            instance = DagsterInstance.get()
-            for dead in close_dead_runs(instance, build_db, run_id):
-                print(f"kson run: run {dead.run_id} had died; recorded as failed")
-            prepare_dbt_project()
-            return _run_and_summarize(run_id, started, instance)
+        with build_db_lock(locations.build_db, run_id):
+            return _plan_and_run(run_id, started, locations, names)
     except RunInProgress as error:
         print(f"kson run: {error}; nothing done", file=sys.stderr)
         return 1
 
 
-def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -> int:
+def _unknown_names(names: list[str]) -> str | None:
+    """What is wrong with the names of ``kson run --select``, with the valid ones; or None."""
+    from ingest.registry import FAMILIES
+    from orchestration.resources import prepare_dbt_project
+
+    prepare_dbt_project()
+    from orchestration.assets.dbt import mart_keys
+
+    marts = [key.path[-1] for key in mart_keys()]
+    unknown = [name for name in names if name not in FAMILIES and name not in marts]
+    if names and not unknown:
+        return None
+    return (
+        f"{'unknown: ' + ', '.join(unknown) if unknown else 'needs a name'}; valid are the "
+        f"families {', '.join(FAMILIES)} and the marts {', '.join(marts)}"
+    )
+
+
+def _plan_and_run(run_id: str, started: float, locations: Locations, names: list[str]) -> int:
+    """Decide what to run (quietly, without Dagster, when there is nothing); run it."""
+    import duckdb
+
+    from orchestration.planning import plan_run
+
+    try:
+        plan = None if names else plan_run(locations.landing_dir, locations.build_db)
+    except duckdb.IOException as error:  # a process outside the lock has it open
+        print(
+            f"kson run: the build database cannot be read ({error}); nothing done", file=sys.stderr
+        )
+        return 1
+    if plan is not None and plan.quiet:
+        return _quiet(plan, locations)
+
+    from dagster import DagsterInstance
+
+    from orchestration.planning import (
+        confirm_dbt_project,
+        parsed_fingerprint,
+        replay_selection,
+        selected_assets,
+    )
+    from orchestration.resources import dbt_project, prepare_dbt_project
+    from orchestration.run_lock import close_dead_runs
+
+    instance = DagsterInstance.get()
+    for dead in close_dead_runs(instance, locations.build_db, run_id):
+        print(f"kson run: run {dead.run_id} had died; recorded as failed")
+    prepare_dbt_project()
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_job_def("refresh_warehouse").asset_layer.asset_graph
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    if plan is None:
+        selection, run_config = replay_selection(names, graph)
+        print(f"kson run: replay of {', '.join(names)} and what is built from it")
+    else:
+        if plan.needs_manifest:
+            plan.with_manifest(manifest)
+            if plan.quiet and plan.last_run and (parsed := parsed_fingerprint()):
+                with duckdb.connect(str(locations.build_db)) as con:
+                    confirm_dbt_project(con, plan.last_run, parsed)
+                return _quiet(plan, locations)
+        selection, run_config = selected_assets(plan, graph, manifest), {}
+        print(f"kson run: {plan.reason()}")
+    return _run_and_summarize(run_id, started, instance, selection, run_config)
+
+
+def _quiet(plan: Plan, locations: Locations) -> int:
+    """Nothing to do: say why, and what BI reads (unchanged)."""
+    import duckdb
+
+    from orchestration.planning import refresh_touched
+
+    if plan.touched:
+        with duckdb.connect(str(locations.build_db)) as con:
+            refresh_touched(con, plan.touched)
+    serving = locations.serving_db
+    shown = f"{serving} -> {serving.resolve().name}" if serving.exists() else f"none ({serving})"
+    print(f"kson run: {plan.reason()}; serving file unchanged: {shown}")
+    return 0
+
+
+def _run_and_summarize(
+    run_id: str,
+    started: float,
+    instance: DagsterInstance,
+    asset_selection: set[AssetKey] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+) -> int:
+    """Run the job (of ``asset_selection`` only, when given) and print its summary."""
     from dagster import DagsterEventType
     from dagster._core.execution.api import execute_run
     from dagster._core.storage.tags import MAX_RETRIES_TAG
@@ -100,7 +197,11 @@ def _run_and_summarize(run_id: str, started: float, instance: DagsterInstance) -
             **run_tags("kson run", warehouse.landing_dir),
             MAX_RETRIES_TAG: "0",
         },
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={
+            **(run_config or {}),
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        },
+        asset_selection=asset_selection,
     )
     # Progress on stdout as the run goes; dbt's own output goes to the log file (and to the
     # run's logs in the UI), not the terminal.
@@ -453,7 +554,18 @@ def show_report() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kson", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the whole pipeline once (in-process) and summarise")
+    run = commands.add_parser(
+        "run",
+        help="run what new files and changes need (nothing on a quiet night), in-process, and "
+        "summarise",
+    )
+    run.add_argument(
+        "--select",
+        action="append",
+        metavar="FAMILY_OR_MART",
+        help="replay: read a family again from the archive, or rebuild a mart, and rebuild what "
+        "is built from it (repeatable, or a comma-separated list)",
+    )
     validate = commands.add_parser("validate", help="check one input file against its contract")
     validate.add_argument("file", type=Path)
     validate.add_argument("--json", action="store_true", help="machine-readable output")
@@ -489,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _prepare_environment()
     if args.command == "run":
-        return run_pipeline()
+        return run_pipeline(args.select)
     if args.command == "validate":
         return validate_file(args.file, args.json)
     if args.command == "withdraw":

@@ -60,6 +60,9 @@ class Verdict:
     mart: str
     failing_checks: tuple[str, ...] = ()
     reason: str | None = None  # None: published
+    # Not part of this run: its published version stays, with its status (``reason``: None
+    # when that is current).
+    kept: bool = False
 
     @property
     def current(self) -> bool:
@@ -94,7 +97,8 @@ def publish_marts(
     """Write a new version of the serving file and point the serving path at it.
 
     Current marts come from ``build_db``; stale ones from the version the serving path points
-    at (absent when it has none). Table and column comments (the dbt docs) travel along.
+    at (absent when it has none), and kept ones too, with their publication row. Table and
+    column comments (the dbt docs) travel along.
     With ``exports`` (the small-cell columns per mart), the version's marts are exported too.
     """
     if keep < 1:
@@ -114,10 +118,12 @@ def publish_marts(
             con.execute(f"ATTACH {sql_literal(str(build_db))} AS build (READ_ONLY)")
             earlier: dict[str, tuple] = {}
             earlier_tables: set[str] = set()
+            statuses: dict[str, tuple] = {}
             if previous is not None:
                 con.execute(f"ATTACH {sql_literal(str(previous))} AS previous (READ_ONLY)")
                 earlier = _published_versions(con, publication_id(serving_db, previous))
                 earlier_tables = _tables(con, "previous")
+                statuses = _published_statuses(con)
             con.execute(
                 f"ATTACH {sql_literal(str(staged))} AS serving "
                 f"(STORAGE_VERSION {sql_literal(storage_version)})"
@@ -126,12 +132,19 @@ def publish_marts(
             con.execute(PUBLICATION_DDL)
             for verdict in verdicts:
                 table = verdict.mart
-                if verdict.current:
-                    source, version = "build", (run_id, now, publication)
-                else:
-                    stale[table] = verdict.reason or ""
+                status = "current" if verdict.current else "stale"
+                failing, reason = list(verdict.failing_checks), verdict.reason
+                if verdict.kept and (table in earlier_tables or table in statuses):
                     source = "previous" if table in earlier_tables else None
                     version = earlier.get(table, (None, None, None))
+                    status, failing, reason = statuses.get(table, ("current", [], None))
+                elif verdict.current:
+                    source, version = "build", (run_id, now, publication)
+                else:
+                    source = "previous" if table in earlier_tables else None
+                    version = earlier.get(table, (None, None, None))
+                if status == "stale":
+                    stale[table] = reason or ""
                 if source is not None:
                     con.execute(
                         f"CREATE TABLE serving.marts.{table} AS "
@@ -143,14 +156,7 @@ def publish_marts(
                     _copy_comments(con, source, table)
                 con.execute(
                     "INSERT INTO serving.meta.publication VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        table,
-                        "current" if verdict.current else "stale",
-                        rows.get(table),
-                        *version,
-                        list(verdict.failing_checks),
-                        verdict.reason,
-                    ],
+                    [table, status, rows.get(table), *version, failing, reason],
                 )
             publish_dq_results(con, "build", "serving")  # history: always current
             con.execute("DETACH serving")
@@ -255,6 +261,20 @@ def _published_versions(
             for table in tables
         }
     return {}
+
+
+def _published_statuses(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
+    """Per mart in the previous version: (status, failing checks, reason); none in a file of
+    before per-mart publication."""
+    try:
+        return {
+            mart: (status, failing, reason)
+            for mart, status, failing, reason in con.execute(
+                "SELECT mart, status, failing_checks, reason FROM previous.meta.publication"
+            ).fetchall()
+        }
+    except duckdb.BinderException:
+        return {}
 
 
 def _copy_comments(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:

@@ -18,8 +18,6 @@ connections already open keep reading the one they opened.
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -34,20 +32,15 @@ from dagster_dbt import DbtCliResource, DbtProject, DbtProjectPreparer
 from packaging.version import Version
 
 from ingest.landing import FileStore
+from orchestration.locations import Locations
+from orchestration.planning import DBT_PROJECT_DIR, dbt_project_fingerprint, dbt_vars
 from orchestration.publishing import DEFAULT_KEEP
 from orchestration.run_lock import BUILD_DB_TAG, build_db_lock, build_db_tag, close_dead_runs
 from orchestration.run_tags import run_tags
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # dagster-dbt looks for `dbt` on PATH; the console script may run without an activated venv.
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
-
-
-def _path(variable: str, default: Path) -> Path:
-    value = os.environ.get(variable)
-    path = Path(value) if value else default
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 class WarehouseResource(ConfigurableResource):
@@ -61,7 +54,7 @@ class WarehouseResource(ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> WarehouseResource:
-        serving = _path("KSON_WAREHOUSE", Path("warehouse/kson.duckdb"))
+        locations = Locations.from_env()
         keep = os.environ.get("KSON_SERVING_KEEP") or str(DEFAULT_KEEP)
         if not keep.isdigit() or int(keep) < 1:
             raise ValueError(
@@ -69,9 +62,9 @@ class WarehouseResource(ConfigurableResource):
                 "a whole number of at least 1"
             )
         return cls(
-            landing_dir=str(_path("KSON_LANDING_DIR", Path("data/landing"))),
-            serving_db=str(serving),
-            build_db=str(_path("KSON_BUILD_DB", serving.with_name("kson_build.duckdb"))),
+            landing_dir=str(locations.landing_dir),
+            serving_db=str(locations.serving_db),
+            build_db=str(locations.build_db),
             storage_version=os.environ.get("KSON_SERVING_STORAGE_VERSION", "v1.2.0"),
             serving_keep=int(keep),
         )
@@ -117,7 +110,7 @@ class WarehouseResource(ConfigurableResource):
 
     def dbt_vars(self) -> str:
         """``--vars`` for dbt: its profile takes the build database's path from them."""
-        return json.dumps({"build_db": self.build_db})
+        return dbt_vars(self.build_db)
 
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -178,21 +171,7 @@ class KsonDbtProjectPreparer(DbtProjectPreparer):
 
     @staticmethod
     def fingerprint(project: DbtProject) -> str:
-        root = project.project_dir
-        generated = {project.target_path.parts[0], "logs", "dbt_packages"}
-        files = sorted(
-            path
-            for path in root.rglob("*")
-            if path.is_file()
-            and path.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}
-            and path.relative_to(root).parts[0] not in generated
-        )
-        listing = [
-            f"{path.relative_to(root)}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
-            for path in files
-        ]
-        versions = [installed_version("dbt-core"), installed_version("dagster-dbt")]
-        return hashlib.sha256("\n".join(versions + listing).encode()).hexdigest()
+        return dbt_project_fingerprint(Path(project.project_dir), project.target_path.parts[0])
 
     @staticmethod
     def _stamp(project: DbtProject) -> Path:

@@ -1,41 +1,88 @@
-"""The nightly refresh job, its schedule, and a sensor on the landing folder."""
+"""The refresh job, the nightly schedule and the landing sensor.
 
-import hashlib
+Both the schedule and the sensor ask the plan (orchestration/planning.py) what a run would
+have to do: on a quiet night they skip with its reason and start no run; otherwise they
+request a run of the job's share (``RunRequest(asset_selection=...)``; dagster-dbt builds
+only the selected models).
+"""
+
+import json
 import os
+from pathlib import Path
 
+import duckdb
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
-    ScheduleDefinition,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SkipReason,
     define_asset_job,
+    schedule,
     sensor,
 )
 
-from ingest.landing import unclaimed_files
-from ingest.registry import FAMILIES
-from orchestration.resources import WarehouseResource
+from orchestration.locations import Locations
+from orchestration.planning import plan_run, selected_assets
+from orchestration.resources import dbt_preparer, dbt_project
+from orchestration.run_lock import is_held
+from orchestration.run_tags import run_tags
 
 refresh_job = define_asset_job(
     "refresh_warehouse",
     selection=AssetSelection.all(),
     description="Ingest new landing files, build and test the dbt models, run the "
-    "expectation suites and publish the marts. What `kson run` and the schedule run.",
+    "expectation suites and publish the marts. What `kson run`, the schedule and the sensor "
+    "run (of everything, or of the share that new files and changes need).",
 )
 
-nightly_schedule = ScheduleDefinition(
+# How often the daemon looks at the landing folder (seconds; the serve test makes it short).
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("KSON_SENSOR_INTERVAL_SECONDS", "300"))
+
+
+def planned_request(
+    context: ScheduleEvaluationContext | SensorEvaluationContext, trigger: str
+) -> RunRequest | SkipReason:
+    """A run of what the plan says, or why there is none."""
+    locations = Locations.from_env()
+    if is_held(locations.build_db):
+        return SkipReason("a run is in progress (it holds the build database)")
+    try:
+        plan = plan_run(locations.landing_dir, locations.build_db)
+    except duckdb.IOException as error:  # another process has the build database open
+        return SkipReason(f"the build database cannot be read now: {error}")
+    if plan.needs_manifest:
+        if dbt_preparer.is_current(dbt_project):
+            plan.with_manifest(_manifest(dbt_project.manifest_path))
+        else:  # loaded before the project changed: what changed is not known
+            plan.changed.append("the dbt project changed since this code location was loaded")
+    if plan.quiet:
+        return SkipReason(plan.reason())
+    graph = context.repository_def.asset_graph
+    selection = selected_assets(plan, graph, _manifest(dbt_project.manifest_path))
+    return RunRequest(
+        run_key=plan.key() if isinstance(context, SensorEvaluationContext) else None,
+        asset_selection=None if selection is None else sorted(selection),
+        tags=run_tags(trigger, locations.landing_dir),
+    )
+
+
+def _manifest(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@schedule(
     name="nightly_refresh",
     job=refresh_job,
     cron_schedule="0 2 * * *",
     execution_timezone="Europe/Stockholm",
     default_status=DefaultScheduleStatus.RUNNING,
 )
-
-# How often the daemon looks at the landing folder (seconds; the serve test makes it short).
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("KSON_SENSOR_INTERVAL_SECONDS", "300"))
+def nightly_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+    """At 02:00: the run the plan says, or none on a quiet night."""
+    return planned_request(context, "schedule")
 
 
 @sensor(
@@ -44,16 +91,6 @@ SENSOR_INTERVAL_SECONDS = int(os.environ.get("KSON_SENSOR_INTERVAL_SECONDS", "30
     default_status=DefaultSensorStatus.RUNNING,
 )
 def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
-    """Request a refresh when the set of landing files (name, size, mtime) has changed, those
-    no family takes included (a run quarantines them)."""
-    landing = WarehouseResource.from_env().file_store.landing_dir
-    files = [path for family in FAMILIES.values() for path in family.landing_files(landing)]
-    listing = sorted(
-        f"{path.relative_to(landing)}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
-        for path in files + unclaimed_files(FAMILIES.values(), landing)
-    )
-    fingerprint = hashlib.sha256("\n".join(listing).encode()).hexdigest()
-    if fingerprint == context.cursor:
-        return SkipReason("no change in the landing folder")
-    context.update_cursor(fingerprint)
-    return RunRequest(run_key=fingerprint)
+    """A run when a file landed (those no family takes included: the run quarantines them) or
+    the project changed; the run key is the work to do, so it is requested once."""
+    return planned_request(context, "sensor")

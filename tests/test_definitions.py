@@ -108,16 +108,14 @@ def test_dagster_asset_materialize_runs_the_whole_graph(tmp_path, monkeypatch):
         ).fetchall() == [(24,)]
 
 
-def test_landing_sensor_requests_a_run_for_any_new_landing_file(workspace):
-    """A file no family takes counts too: the run it starts quarantines it."""
-    from dagster import RunRequest, SkipReason, build_sensor_context
+def test_landing_sensor_requests_everything_before_a_first_completed_run(workspace):
+    """Quiet nights and a run's share: tests/test_planning.py."""
+    from dagster import RunRequest, build_sensor_context
 
+    from orchestration.definitions import build_definitions
     from orchestration.schedules import landing_sensor
 
-    first = landing_sensor(build_sensor_context())
-    assert isinstance(first, RunRequest)
-    cursor = first.run_key
-    assert isinstance(landing_sensor(build_sensor_context(cursor=cursor)), SkipReason)
-    (workspace.landing / "notes.txt").write_text("not a landing file of any family\n")
-    again = landing_sensor(build_sensor_context(cursor=cursor))
-    assert isinstance(again, RunRequest) and again.run_key != cursor
+    repository = build_definitions().get_repository_def()
+    request = landing_sensor(build_sensor_context(repository_def=repository))
+    assert isinstance(request, RunRequest) and request.asset_selection is None
+    assert request.tags["kson/trigger"] == "sensor"

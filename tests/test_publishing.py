@@ -27,7 +27,7 @@ from dagster import (
 from sqlalchemy.pool import NullPool, QueuePool
 
 from conftest import REPO_ROOT
-from orchestration.assets.publish import decide
+from orchestration.assets.publish import KEPT_STALE, NEVER_PUBLISHED, decide
 from orchestration.publishing import (
     Verdict,
     publication_status,
@@ -163,6 +163,25 @@ def test_a_stale_mart_keeps_the_version_published_before(tmp_path):
         None,
     )
     assert published_tables(serving) == {}
+
+
+def test_a_mart_not_in_the_run_keeps_its_version_and_status(tmp_path):
+    serving = tmp_path / "kson.duckdb"
+    build1 = make_build(tmp_path / "build1.duckdb", 1, ("t", "u", "w"))
+    stale = Verdict("w", ("marts/w:gx_w",), "failed: marts/w:gx_w")
+    publish_marts(build1, serving, [Verdict("t"), Verdict("u"), stale], "v1.2.0", run_id="run-1")
+    before = {row["mart"]: row for row in publication_status(serving)}
+    build2 = make_build(tmp_path / "build2.duckdb", 2, ("t", "u", "w"))
+    kept = [Verdict("u", kept=True), Verdict("w", reason=KEPT_STALE, kept=True)]
+    never = Verdict("new", reason=NEVER_PUBLISHED, kept=True)
+    second = publish_marts(build2, serving, [Verdict("t"), *kept, never], "v1.2.0", run_id="run-2")
+    after = {row["mart"]: row for row in publication_status(serving)}
+    assert after["u"] == before["u"]  # current, of run-1, with its publication and time
+    assert after["w"] == before["w"]  # stale, never published, and why
+    assert (after["t"]["run_id"], after["t"]["publication"]) == ("run-2", second.id)
+    assert (after["new"]["status"], after["new"]["reason"]) == ("stale", NEVER_PUBLISHED)
+    assert published_tables(serving) == {"t": 20, "u": 10}
+    assert second.stale == {"w": "failed: marts/w:gx_w", "new": NEVER_PUBLISHED}
 
 
 def test_old_versions_are_deleted_and_a_killed_publish_leaves_nothing(tmp_path):
@@ -396,3 +415,30 @@ def test_a_mart_is_current_only_when_it_and_everything_upstream_passed_its_check
         "d": ((), None),
         "e": (("marts/e:gx_e (no result)",), "failed: marts/e:gx_e (no result)"),
     }
+
+
+def test_a_mart_not_in_the_run_keeps_what_is_published_and_its_status():
+    """Marts f → g, and h: a run of g only, f published stale, h never published."""
+    f, g, h = (AssetKey(["marts", name]) for name in "fgh")
+
+    @multi_asset(specs=[AssetSpec(f), AssetSpec(g, deps=[f]), AssetSpec(h)], can_subset=True)
+    def models(context):  # noqa: ANN001, ANN202
+        for key in context.selected_asset_keys:
+            yield Output(None, output_name=key.to_python_identifier())
+
+    defs = Definitions(assets=[models], jobs=[define_asset_job("refresh")])
+    job = defs.resolve_job_def("refresh")
+    instance = DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, asset_selection=[g])
+    verdicts = decide(
+        [f, g, h], job.asset_layer.asset_graph, instance.all_logs(result.run_id), {"f": "stale"}
+    )
+    assert {v.mart: (v.kept, v.reason) for v in verdicts} == {
+        "f": (True, KEPT_STALE),
+        "g": (False, "built from stale f"),
+        "h": (True, NEVER_PUBLISHED),
+    }
+    verdicts = decide(
+        [f, g], job.asset_layer.asset_graph, instance.all_logs(result.run_id), {"f": "current"}
+    )
+    assert {v.mart: (v.kept, v.reason) for v in verdicts} == {"f": (True, None), "g": (False, None)}

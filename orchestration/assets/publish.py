@@ -3,13 +3,16 @@
 A mart is published (``current``) when this run built it, every check of this run on it and on
 every asset upstream of it (dbt tests on its staging and intermediate models, the expectation
 suites) passed, and the marts it is built from are current. Otherwise it keeps the version of
-the previous publication (``stale``) and ``meta.publication`` says why. Each publication is
+the previous publication (``stale``) and ``meta.publication`` says why. A mart not part of the
+run (nothing it is built from changed: orchestration/planning.py) keeps its published version
+and its status; a run without any mart publishes nothing. The step records the run as
+completed (``meta.run_state``), which the next run's plan starts from. Each publication is
 also exported as Parquet and CSV (orchestration/exports.py), small cells suppressed as the
 marts' yml says.
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +39,8 @@ from dagster import (
 from orchestration.asset_catalog import catalog
 from orchestration.assets.dbt import mart_keys
 from orchestration.exports import suppressed_columns
-from orchestration.publishing import Verdict, exports_dir, publish_marts
+from orchestration.planning import record_completed_run
+from orchestration.publishing import Verdict, exports_dir, publication_status, publish_marts
 from orchestration.quality import record_run_quality
 from orchestration.resources import WarehouseResource, dbt_project
 
@@ -44,6 +48,9 @@ if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 PUBLISHED_MARTS = AssetKey(["serving", "published_marts"])
+
+NEVER_PUBLISHED = "never published, and not part of this run"
+KEPT_STALE = "stale since an earlier run, and not part of this run"
 
 RUN_RECORDS = {
     DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
@@ -54,9 +61,14 @@ RUN_RECORDS = {
 
 
 def decide(
-    marts: Sequence[AssetKey], graph: "BaseAssetGraph", records: Iterable[EventLogEntry]
+    marts: Sequence[AssetKey],
+    graph: "BaseAssetGraph",
+    records: Iterable[EventLogEntry],
+    published: Mapping[str, str] | None = None,
 ) -> list[Verdict]:
-    """Per mart, from a run's records (what was planned, built and checked) and the graph."""
+    """Per mart, from a run's records (what was planned, built and checked), the graph and the
+    status of each mart in the serving file (``published``: mart -> current or stale): a mart
+    not part of the run keeps what is published."""
     planned: set[AssetKey] = set()
     built: set[AssetKey] = set()
     planned_checks: set[AssetCheckKey] = set()
@@ -87,6 +99,11 @@ def decide(
     verdicts: dict[AssetKey, Verdict] = {}
     # Ancestors first: an upstream mart has fewer ancestors than the marts built from it.
     for mart in sorted(marts, key=lambda key: len(graph.get_ancestor_asset_keys(key))):
+        if mart not in planned:
+            status = (published or {}).get(mart.path[-1])
+            kept = None if status == "current" else KEPT_STALE if status else NEVER_PUBLISHED
+            verdicts[mart] = Verdict(mart.path[-1], reason=kept, kept=True)
+            continue
         scope = graph.get_ancestor_asset_keys(mart, include_self=True)
         failing = sorted(
             failure
@@ -103,7 +120,6 @@ def decide(
             key.path[-1] for key in scope - {mart} if key in verdicts and not verdicts[key].current
         )
         reasons = [
-            *(["not part of this run"] if mart not in planned else []),
             *([f"failed: {', '.join(failing)}"] if failing else []),
             *(
                 [f"not built in this run: {', '.join(first_not_built)} (see the dbt log)"]
@@ -122,12 +138,33 @@ def decide(
 # done, so this one runs last. A check without a result counts as failed all the same.
 @op(ins={"marts": In(Nothing)}, out=Out(Nothing), tags={"dagster/priority": "-1"})
 def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
-    verdicts = decide(
-        mart_keys(),
-        context.job_def.asset_layer.asset_graph,
-        context.instance.all_logs(context.run_id, of_type=RUN_RECORDS),
-    )
+    graph = context.job_def.asset_layer.asset_graph
+    records = list(context.instance.all_logs(context.run_id, of_type=RUN_RECORDS))
+    planned = {
+        entry.dagster_event.asset_key
+        for entry in records
+        if entry.dagster_event
+        and entry.dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    }
+    serving = Path(warehouse.serving_db)
+    published = {row["mart"]: row["status"] for row in publication_status(serving)}
+    verdicts = decide(mart_keys(), graph, records, published)
     record_run_quality(context, warehouse)  # meta.dq_results (published too), Data Docs
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    if planned & set(mart_keys()):
+        _publish(context, warehouse, verdicts, manifest)
+    else:
+        context.log.info(f"No mart in this run: {serving} is unchanged")
+    with warehouse.connect_build() as con:
+        record_completed_run(con, context.run_id, planned, graph, manifest, warehouse.build_db)
+
+
+def _publish(
+    context: OpExecutionContext,
+    warehouse: WarehouseResource,
+    verdicts: list[Verdict],
+    manifest: dict,
+) -> None:
     publication = publish_marts(
         build_db=Path(warehouse.build_db),
         serving_db=Path(warehouse.serving_db),
@@ -135,7 +172,7 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
         storage_version=warehouse.storage_version,
         run_id=context.run_id,
         keep=warehouse.serving_keep,
-        exports=suppressed_columns(json.loads(dbt_project.manifest_path.read_text())),
+        exports=suppressed_columns(manifest),
     )
     for mart, reason in publication.stale.items():
         context.log.warning(f"marts.{mart} is stale (keeps its published version): {reason}")
