@@ -61,6 +61,10 @@ STARTUP_SECONDS = 120  # a worker's start, its imports included (~0.5 s)
 # A worker that holds more than this after a read (a visit log, a ledger: DuckDB's and the
 # allocator's caches) is replaced rather than kept idle, so its memory goes back at once.
 RECYCLE_MB = 512
+# polars' allocator (jemalloc) keeps freed pages for 0.5-1.5 s (polars/__init__.py), so a
+# read of a few seconds holds most intermediate columns it made: a worker returns them at once
+# (polars appends this to its own setting, which the parent's import put in os.environ).
+ALLOCATOR = "dirty_decay_ms:0,muzzy_decay_ms:0"
 UNREADABLE = "the file could not be read"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,7 +153,11 @@ class _Worker:
             # file) is neither shown nor kept.
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(sys.path),
+                "_RJEM_MALLOC_CONF": ALLOCATOR,
+            },
         )
         theirs.close()
         self.connection = Connection(ours.detach())

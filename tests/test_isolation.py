@@ -200,3 +200,24 @@ def test_a_worker_left_holding_much_memory_is_replaced_not_kept(tmp_path):
         assert pool._idle == [] and not small.alive()
     finally:
         pool.close()
+
+
+def _polars_memory_after_free(mb: int) -> tuple[int, int]:
+    """In a worker: its resident MB holding a polars column of ``mb`` MB, and once dropped."""
+    import polars as pl
+
+    def resident() -> int:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") >> 20
+
+    column = pl.int_range(0, mb << 17, dtype=pl.Int64, eager=True)
+    held = resident()
+    del column
+    return held, resident()
+
+
+def test_a_worker_gives_freed_memory_back_at_once(pool):
+    """polars' allocator would keep it for a second or more: a ledger's read held most of the
+    columns it made on the way (isolation.ALLOCATOR)."""
+    held, after = pool.run(_polars_memory_after_free, 200)
+    assert held - after > 180
