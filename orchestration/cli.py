@@ -166,7 +166,6 @@ def _run_and_summarize(
 
     from ingest.landing import NO_FAMILY
     from orchestration.alerts import alert_run
-    from orchestration.assets.dbt import kson_dbt_models
     from orchestration.assets.publish import PUBLISHED_MARTS
     from orchestration.assets.report import BOARD_REPORT
     from orchestration.definitions import defs
@@ -206,7 +205,7 @@ def _run_and_summarize(
     # Progress on stdout as the run goes; dbt's own output goes to the log file (and to the
     # run's logs in the UI), not the terminal.
     with (
-        watching(instance, run_id, kson_dbt_models.keys, sys.stdout),
+        watching(instance, run_id, sys.stdout),
         log_path.open("w", encoding="utf-8") as log,
         contextlib.redirect_stdout(log),
     ):

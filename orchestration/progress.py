@@ -4,8 +4,9 @@ lines otherwise (the nightly log), e.g. ``2026-11-26 14:02:03 dbt build + tests:
 models``.
 
 A thread reads the run's events from the Dagster instance while the run executes: step starts
-and ends, the dbt assets' planned and done materializations, and the ingest assets' log lines
-"file i of n" (``file_counter``; ingest/ knows nothing of Dagster)."""
+and ends, and the log lines "file i of n" of the ingest assets and "model i of n" of the dbt
+step (``counter``; ingest/ knows nothing of Dagster; dbt's materializations reach the instance
+only when dbt has exited, so the dbt step logs its count as dbt's results stream in)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,18 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Set
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
-    from dagster import AssetKey, DagsterInstance, EventLogEntry
+    from dagster import DagsterInstance, EventLogEntry
 
 POLL_SECONDS = 0.5
 COUNT_EVERY_SECONDS = 1.0  # a count line (or a file log line) at most this often, and the last
-_FILES = re.compile(r"\bfile (\d+) of (\d+)$")
+_COUNTED = re.compile(r"\b(file|model) (\d+) of (\d+)$")
 
 
 def stage_of(step_key: str) -> str:
@@ -50,11 +51,12 @@ def shown_stage(step_key: str) -> str:
     return f"ingest {step_key.removeprefix('ingest_')}" if stage == "ingest" else stage
 
 
-def file_counter(
-    log: Callable[[str], None], every: float = COUNT_EVERY_SECONDS
+def counter(
+    log: Callable[[str], None], unit: str, every: float = COUNT_EVERY_SECONDS
 ) -> Callable[[int, int], None]:
-    """A callback for ``ingest.landing.load_family``'s files read: logs "file i of n" for the
-    first and the last file, and at most every ``every`` seconds between."""
+    """A callback that logs "<unit> i of n" (``file``: ``ingest.landing.load_family``'s files
+    read; ``model``: the dbt step's models and seeds built) for the first and the last, and at
+    most every ``every`` seconds between."""
     last = -every
 
     def counted(done: int, total: int) -> None:
@@ -62,7 +64,7 @@ def file_counter(
         now = time.monotonic()
         if done in (1, total) or now - last >= every:
             last = now
-            log(f"file {done} of {total}")
+            log(f"{unit} {done} of {total}")
 
     return counted
 
@@ -165,18 +167,14 @@ class _Stage:
 class RunWatcher:
     """Feeds a display from the events of one run, read from the instance."""
 
-    def __init__(
-        self, instance: DagsterInstance, run_id: str, models: Set[AssetKey], display: Display
-    ) -> None:
-        self.instance, self.run_id, self.models, self.display = instance, run_id, models, display
+    def __init__(self, instance: DagsterInstance, run_id: str, display: Display) -> None:
+        self.instance, self.run_id, self.display = instance, run_id, display
         run = instance.get_run_by_id(run_id)
         assert run is not None and run.execution_plan_snapshot_id is not None
         plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
         self.stages: dict[str, _Stage] = {}
         for step in plan.step_keys_to_execute:
             self.stages.setdefault(shown_stage(step), _Stage(set())).steps.add(step)
-        self.planned: set[AssetKey] = set()
-        self.done: set[AssetKey] = set()
         self.cursor: str | None = None
 
     def poll(self) -> None:
@@ -195,26 +193,17 @@ class RunWatcher:
         event, step = entry.dagster_event, entry.step_key
         stage = shown_stage(step) if step else None
         if event is None:
-            if stage in self.stages and (counted := _FILES.search(entry.user_message)):
-                done, total = int(counted[1]), int(counted[2])
-                self.display.counted(stage, done, total, "files", entry.timestamp)
+            if stage in self.stages and (counted := _COUNTED.search(entry.user_message)):
+                unit, done, total = counted[1], int(counted[2]), int(counted[3])
+                self.display.counted(stage, done, total, f"{unit}s", entry.timestamp)
             return
         kind = event.event_type
-        if kind == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
-            if event.asset_key in self.models:
-                self.planned.add(event.asset_key)
-        elif stage not in self.stages:
+        if stage not in self.stages:
             return
         elif kind == DagsterEventType.STEP_START:
             if not self.stages[stage].started:
                 self.display.started(stage, entry.timestamp)
             self.stages[stage].running[step] = entry.timestamp
-        elif kind == DagsterEventType.ASSET_MATERIALIZATION:
-            if event.asset_key in self.planned and event.asset_key not in self.done:
-                self.done.add(event.asset_key)
-                self.display.counted(
-                    stage, len(self.done), len(self.planned), "models", entry.timestamp
-                )
         elif kind in (
             DagsterEventType.STEP_SUCCESS,
             DagsterEventType.STEP_FAILURE,
@@ -245,12 +234,10 @@ def display_for(stream: TextIO) -> Display:
 
 
 @contextmanager
-def watching(
-    instance: DagsterInstance, run_id: str, models: Set[AssetKey], stream: TextIO
-) -> Iterator[None]:
+def watching(instance: DagsterInstance, run_id: str, stream: TextIO) -> Iterator[None]:
     """Show the progress of run ``run_id`` on ``stream`` while the body executes it."""
     display = display_for(stream)
-    watcher = RunWatcher(instance, run_id, models, display)
+    watcher = RunWatcher(instance, run_id, display)
     stop = threading.Event()
     failed: list[Exception] = []
 

@@ -6,7 +6,7 @@ import io
 from datetime import datetime
 from pathlib import Path
 
-from orchestration.progress import Bars, Lines, display_for, file_counter, shown_stage, stage_of
+from orchestration.progress import Bars, Lines, counter, display_for, shown_stage, stage_of
 from orchestration.run_tags import COMMIT_TAG, LANDING_TAG, TRIGGER_TAG, checkout_commit, run_tags
 
 AT = datetime(2026, 11, 26, 14, 2, 3).timestamp()
@@ -48,12 +48,12 @@ def test_bars_show_each_stage_its_count_and_outcome():
 
 def test_the_file_counter_logs_the_first_and_last_file_and_between_at_most_so_often():
     logged: list[str] = []
-    count = file_counter(logged.append, every=3600)
+    count = counter(logged.append, "file", every=3600)
     for done in range(1, 101):
         count(done, 100)
     assert logged == ["file 1 of 100", "file 100 of 100"]
     logged.clear()
-    count = file_counter(logged.append, every=0)
+    count = counter(logged.append, "file", every=0)
     for done in range(1, 4):
         count(done, 3)
     assert logged == ["file 1 of 3", "file 2 of 3", "file 3 of 3"]
@@ -125,7 +125,7 @@ def test_the_watcher_follows_a_real_run_stage_by_stage():
 
     @asset(name="ingest_demo")
     def ingest_demo(context: AssetExecutionContext) -> None:
-        count = file_counter(context.log.info, every=0)
+        count = counter(context.log.info, "file", every=0)
         for done in range(1, 4):
             count(done, 3)
 
@@ -134,8 +134,10 @@ def test_the_watcher_follows_a_real_run_stage_by_stage():
     @multi_asset(
         name="kson_dbt_models", specs=[AssetSpec(key, deps=["ingest_demo"]) for key in models]
     )
-    def dbt_models():
-        for key in models:
+    def dbt_models(context: AssetExecutionContext):
+        count = counter(context.log.info, "model", every=0)
+        for done, key in enumerate(models, 1):
+            count(done, len(models))
             yield MaterializeResult(asset_key=key)
 
     @asset(key_prefix="serving", deps=models)
@@ -153,7 +155,7 @@ def test_the_watcher_follows_a_real_run_stage_by_stage():
             raise_on_error=False,
         )
         out = io.StringIO()
-        RunWatcher(instance, result.run_id, set(models), Lines(out)).finish()
+        RunWatcher(instance, result.run_id, Lines(out)).finish()
     shown = [line[len("2026-11-26 14:02:03 ") :] for line in out.getvalue().splitlines()]
     assert [line.split(" (")[0] for line in shown] == [
         "ingest demo: started",

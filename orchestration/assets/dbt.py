@@ -12,6 +12,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from ingest.registry import FAMILIES
 from orchestration.asset_catalog import OWNERS, table_metadata, tags
+from orchestration.progress import counter
 from orchestration.resources import WarehouseResource, dbt_preparer, dbt_project
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -172,8 +173,14 @@ def kson_dbt_models(
         ["build", "--vars", warehouse.dbt_vars()], context=context, raise_on_error=False
     )
     # dbt holds the build database until it exits: the events wait for it, as dagster-dbt's
-    # fetch_row_counts does on DuckDB (which, besides, counts no views).
-    events = list(build.stream())
+    # fetch_row_counts does on DuckDB (which, besides, counts no views). The count of models
+    # and seeds built is logged as they come (kson run's progress).
+    count, built, events = counter(context.log.info, "model"), 0, []
+    for event in build.stream():
+        events.append(event)
+        if isinstance(event, Output):
+            built += 1
+            count(built, len(context.selected_asset_keys))
     if not build.is_successful():
         context.log.warning("dbt build: tests or models failed (see dbt's output above)")
     with warehouse.connect_build(read_only=True) as con:

@@ -20,7 +20,7 @@ from ingest.registry import FAMILIES, SourceFamily
 from ingest.validation import printable
 from orchestration.asset_catalog import catalog, table_metadata
 from orchestration.planning import landed_files, record_seen
-from orchestration.progress import file_counter
+from orchestration.progress import counter
 from orchestration.resources import WarehouseResource
 
 
@@ -53,7 +53,7 @@ def build_ingest_asset(family: SourceFamily):  # noqa: ANN201 - a Dagster Assets
     def _ingest(
         context: AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource
     ) -> Iterator[MaterializeResult]:
-        progress = file_counter(context.log.info)
+        progress = counter(context.log.info, "file")
         with warehouse.connect_build() as con:
             # Seen before read: a run that does not complete leaves them to the next one.
             record_seen(con, family.name, landed_files(Path(warehouse.landing_dir), [family.name]))
