@@ -121,13 +121,13 @@ def vars_fingerprint(build_db: str) -> str:
 def dbt_project_fingerprint(project_dir: Path = DBT_PROJECT_DIR, target: str = DBT_TARGET) -> str:
     """Names, sizes and times of the files dbt reads, and the dbt and dagster-dbt versions:
     when it is what the manifest was parsed from, the manifest is current."""
-    generated = {target, "logs", "dbt_packages"}
+    generated = {target, "logs", "dbt_packages"}  # not walked: a run leaves a folder in target
     files = sorted(
         path
-        for path in project_dir.rglob("*")
-        if path.is_file()
-        and path.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}
-        and path.relative_to(project_dir).parts[0] not in generated
+        for top in project_dir.iterdir()
+        if top.name not in generated
+        for path in (top.rglob("*") if top.is_dir() else [top])
+        if path.is_file() and path.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}
     )
     listing = [
         f"{path.relative_to(project_dir)}:{path.stat().st_size}:{path.stat().st_mtime_ns}"

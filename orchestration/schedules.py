@@ -38,6 +38,8 @@ refresh_job = define_asset_job(
     "run (of everything, or of the share that new files and changes need).",
 )
 
+PLAN_TAG = "kson/plan"  # why the run was requested: what the plan found
+
 # How often the daemon looks at the landing folder (seconds; the serve test makes it short).
 SENSOR_INTERVAL_SECONDS = int(os.environ.get("KSON_SENSOR_INTERVAL_SECONDS", "300"))
 
@@ -65,7 +67,7 @@ def planned_request(
     return RunRequest(
         run_key=plan.key() if isinstance(context, SensorEvaluationContext) else None,
         asset_selection=None if selection is None else sorted(selection),
-        tags=run_tags(trigger, locations.landing_dir),
+        tags={**run_tags(trigger, locations.landing_dir), PLAN_TAG: plan.reason()},
     )
 
 

@@ -299,6 +299,7 @@ def test_a_quiet_night_then_a_new_file_costs_its_share(after_full_run):
     )
     sensed, scheduled = evaluate(instance)
     assert isinstance(sensed, RunRequest) and isinstance(scheduled, RunRequest)
+    assert sensed.tags["kson/plan"].endswith(": manual_indicators: 1 new or changed file(s)")
     share = set(sensed.asset_selection)
     assert set(scheduled.asset_selection) == share and sensed.run_key and not scheduled.run_key
     assert {
