@@ -76,6 +76,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def serve_both(port: int) -> int:
     """Run the webserver and the daemon until Ctrl-C, SIGTERM or one of them exits."""
+    signal.signal(signal.SIGINT, _interrupt)  # also where it was inherited ignored
     signal.signal(signal.SIGTERM, _interrupt)
     processes: dict[str, subprocess.Popen] = {}
     try:
