@@ -148,3 +148,5 @@ def test_the_instance_config_in_the_repository(tmp_path, monkeypatch, capsys):
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
     assert instance.run_monitoring_enabled
     assert instance.run_monitoring_max_runtime_seconds == 3600
+    # The daemon launches a failed run once more.
+    assert (instance.run_retries_enabled, instance.run_retries_max_retries) == (True, 1)

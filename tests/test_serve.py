@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import Workspace, make_workspace
+from conftest import REPO_ROOT, Workspace, make_workspace
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 RUNS = """{ runsOrError(filter: {pipelineName: "refresh_warehouse"}) {
@@ -155,3 +155,16 @@ def test_the_sensor_runs_a_landed_file_and_the_mart_changes(served: tuple[Worksp
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=60) == 0
     assert session_processes(server.process.pid) == []
+
+
+def test_the_workspace_loads_the_definitions_as_location_kson():
+    """What the webserver and the daemon load (both started in the repository root)."""
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    from orchestration.serve import WORKSPACE, command
+
+    [origin] = location_origins_from_yaml_paths([str(WORKSPACE)])
+    target = origin.loadable_target_origin
+    assert (origin.location_name, target.module_name) == ("kson", "orchestration.definitions")
+    assert Path(REPO_ROOT, target.executable_path).resolve() == Path(sys.executable).resolve()
+    assert command("webserver", 3917)[1:] == ["-h", "127.0.0.1", "-p", "3917", "-w", str(WORKSPACE)]
