@@ -58,7 +58,10 @@ def bench(scale: float, work: Path) -> None:
         )
         print(f"-- {label}")
         print(f"   kson run: {run.wall_s:6.1f} s wall, peak RSS {run.peak_rss_mb:6.0f} MB")
-        print(f"   stages:   {stages.group(1) if stages else '?'}")
+        if stages is None:  # a run with nothing to do says why, on its first line
+            print(f"   {run.output.strip().splitlines()[0]}")
+            continue
+        print(f"   stages:   {stages.group(1)}")
         print(f"   marts:    {', '.join(f'{name} {count} rows' for name, count in rows)}")
 
 
