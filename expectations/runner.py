@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -59,10 +58,14 @@ def describe(config: ExpectationConfiguration) -> str:
 
 
 def validate_frame(
-    frame: pd.DataFrame, suite: gx.ExpectationSuite, key_columns: list[str] | None = None
+    frame: pd.DataFrame,
+    suite: gx.ExpectationSuite,
+    key_columns: list[str] | None = None,
+    run: RunIdentifier | None = None,
 ) -> SuiteOutcome:
     """Validate ``frame`` against ``suite``; each failure names the expectation and up to
-    five example rows (their ``key_columns``, or the whole row) that break it."""
+    five example rows (their ``key_columns``, or the whole row) that break it. The result is
+    kept for the Data Docs under ``run`` (the Dagster run's id and start)."""
     context = _context()
     source = context.data_sources.add_or_update_pandas(f"kson_{suite.name}")
     asset = source.add_dataframe_asset(name=suite.name)
@@ -70,7 +73,7 @@ def validate_frame(
         batch_parameters={"dataframe": frame}
     )
     result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
-    _keep(suite.name, result)
+    _keep(suite.name, result, run or RunIdentifier("kson"))
     outcome = SuiteOutcome(suite=suite.name, evaluated=len(result.results))
     failing: set[int] = set()
     for item in result.results:
@@ -100,14 +103,12 @@ def validate_frame(
     return outcome
 
 
-def _keep(suite: str, result: object) -> None:
+def _keep(suite: str, result: object, run: RunIdentifier) -> None:
     """Store a suite's result for the Data Docs, in place of an earlier one of the suite."""
     store = _context().validation_results_store
     if (earlier := _validated.get(suite)) is not None:
         store.remove_key(earlier)
-    key = ValidationResultIdentifier(
-        ExpectationSuiteIdentifier(suite), RunIdentifier("kson", datetime.now(UTC)), "all"
-    )
+    key = ValidationResultIdentifier(ExpectationSuiteIdentifier(suite), run, "all")
     store.set(key, result)
     _validated[suite] = key
 

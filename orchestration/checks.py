@@ -6,6 +6,8 @@ runs after them and keeps that mart, and the marts built from it, at their publi
 A freshness check only warns (severity WARN, which the publish step ignores).
 """
 
+from datetime import UTC, datetime
+
 import duckdb
 from dagster import (
     AssetCheckExecutionContext,
@@ -32,11 +34,17 @@ def build_gx_check(name: str, spec: MartSuite) -> AssetChecksDefinition:
     def _check(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
-        from expectations.runner import validate_frame  # imports GX: seconds, so only here
+        # GX takes seconds to import: only here
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        from expectations.runner import validate_frame
 
         with warehouse.connect_build(read_only=True) as con:
             frame = con.sql(spec.query).df()
-        outcome = validate_frame(frame, spec.build(), spec.key_columns)
+        record = context.instance.get_run_record_by_id(context.run.run_id)
+        started = record and (record.start_time or record.create_timestamp.timestamp())
+        run = RunIdentifier(context.run.run_id, started and datetime.fromtimestamp(started, UTC))
+        outcome = validate_frame(frame, spec.build(), spec.key_columns, run)
         for failure in outcome.failures:
             context.log.error(f"gx_{name} failed: {failure}")
         return AssetCheckResult(

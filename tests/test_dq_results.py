@@ -89,10 +89,10 @@ def test_documented_and_exported_like_the_marts(full_run):
 
 
 def test_data_docs_name_each_suite(full_run):
-    workspace, _ = full_run
+    workspace, result = full_run
     docs = data_docs_dir(workspace.warehouse)
     index = (docs / "index.html").read_text("utf-8")
-    for suite in SUITES:
-        assert f"validations/{suite}/kson/" in index, suite
-        [page] = (docs / "validations" / suite / "kson").glob("*/all.html")
+    for suite in SUITES:  # each suite's result of that run, under the run's id
+        assert f"validations/{suite}/{result.run_id}/" in index, suite
+        [page] = (docs / "validations" / suite / result.run_id).glob("*/all.html")
         assert suite in page.read_text("utf-8")
