@@ -483,7 +483,9 @@ def replay_selection(
     names: Iterable[str], graph: BaseAssetGraph
 ) -> tuple[set[AssetKey], dict[str, Any]]:
     """The assets and run config of a replay (``kson run --select``): a family (by name) is
-    read again from the archive, a mart (by name) rebuilt; with what is built from them."""
+    read again from the archive, a mart (by name) rebuilt; with what is built from them. A
+    family's replay rebuilds the incremental models downstream from all their rows (dbt
+    ``--full-refresh``): a replayed file keeps its file_id."""
     from dagster import AssetKey
 
     by_source = source_assets()
@@ -495,6 +497,8 @@ def replay_selection(
             replayed[f"ingest_{name}"] = {"config": {"replay": True}}
         else:
             roots.add(AssetKey(["marts", name]))
+    if replayed:
+        replayed["kson_dbt_models"] = {"config": {"full_refresh": True}}
     return downstream(roots, graph), {"ops": replayed} if replayed else {}
 
 

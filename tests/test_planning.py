@@ -36,6 +36,7 @@ from orchestration.planning import (
     plan_run,
     record_seen,
     refresh_touched,
+    replay_selection,
     vars_fingerprint,
 )
 from orchestration.publishing import publication_status
@@ -152,6 +153,27 @@ def test_changed_dbt_nodes_and_the_assets_that_build_them():
     assert node_assets(manifest, ["seed.kson.survey_questions"]) == {
         AssetKey(["reference", "survey_questions"])
     }
+
+
+def test_a_family_replay_rebuilds_the_incremental_models_from_all_their_rows():
+    """A replayed visit file keeps its file_id: the visits per file and month (incremental)
+    are rebuilt with dbt --full-refresh; a mart's rebuild reads no archive and needs none."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_job_def("refresh_warehouse").asset_layer.asset_graph
+    selection, run_config = replay_selection(["visit_logs"], graph)
+    assert AssetKey(["intermediate", "int_visits_file_monthly"]) in selection
+    assert AssetKey(["marts", "provider_month"]) in selection
+    assert AssetKey(["marts", "survey_results"]) not in selection
+    assert run_config == {
+        "ops": {
+            "ingest_visit_logs": {"config": {"replay": True}},
+            "kson_dbt_models": {"config": {"full_refresh": True}},
+        }
+    }
+    selection, run_config = replay_selection(["provider_month"], graph)
+    assert AssetKey(["intermediate", "int_visits_file_monthly"]) not in selection
+    assert run_config == {}
 
 
 def test_a_replay_reads_the_archive_again_with_todays_rules(tmp_path):

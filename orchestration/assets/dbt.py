@@ -7,8 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetSpec, Output
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Config,
+    Output,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
 
 from ingest.registry import FAMILIES
 from orchestration.asset_catalog import OWNERS, table_metadata, tags
@@ -155,13 +163,25 @@ class KsonDbtTranslator(DagsterDbtTranslator):
         )
 
 
+class DbtBuildConfig(Config):
+    full_refresh: bool = Field(
+        default=False,
+        description="dbt build --full-refresh: incremental models (the visits per file and "
+        "month) rebuilt from all their rows, as a replay needs (a replayed file keeps its "
+        "file_id).",
+    )
+
+
 @dbt_assets(
     manifest=prepared_manifest(),
     project=dbt_project,
     dagster_dbt_translator=KsonDbtTranslator(),
 )
 def kson_dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
 ) -> Iterator[Any]:
     """``dbt build`` of the selected models: seeds, models, unit tests and data tests.
 
@@ -169,8 +189,11 @@ def kson_dbt_models(
     publish step keeps the marts concerned at their published version (their checks failed,
     or they were not built).
     """
+    full_refresh = ["--full-refresh"] if config.full_refresh else []
     build = dbt.cli(
-        ["build", "--vars", warehouse.dbt_vars()], context=context, raise_on_error=False
+        ["build", "--vars", warehouse.dbt_vars(), *full_refresh],
+        context=context,
+        raise_on_error=False,
     )
     # dbt holds the build database until it exits: the events wait for it, as dagster-dbt's
     # fetch_row_counts does on DuckDB (which, besides, counts no views). The count of models
