@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from dagster import AssetKey, DagsterInstance
+    from dagster import AssetKey, DagsterInstance, Definitions
 
     from orchestration.locations import Locations
     from orchestration.planning import Plan
@@ -118,8 +118,9 @@ def _plan_and_run(run_id: str, started: float, locations: Locations, names: list
     for dead in close_dead_runs(instance, locations.build_db, run_id):
         print(f"kson run: run {dead.run_id} had died; recorded as failed")
     prepare_dbt_project()
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
+    defs = build_definitions()  # resources from this process's environment
     graph = defs.resolve_job_def("refresh_warehouse").asset_layer.asset_graph
     manifest = json.loads(dbt_project.manifest_path.read_text())
     if plan is None:
@@ -134,7 +135,7 @@ def _plan_and_run(run_id: str, started: float, locations: Locations, names: list
                 return _quiet(plan, locations)
         selection, run_config = selected_assets(plan, graph, manifest), {}
         print(f"kson run: {plan.reason()}")
-    return _run_and_summarize(run_id, started, instance, selection, run_config)
+    return _run_and_summarize(run_id, started, instance, defs, selection, run_config)
 
 
 def _quiet(plan: Plan, locations: Locations) -> int:
@@ -156,11 +157,13 @@ def _run_and_summarize(
     run_id: str,
     started: float,
     instance: DagsterInstance,
+    defs: Definitions,
     asset_selection: set[AssetKey] | None = None,
     run_config: Mapping[str, Any] | None = None,
 ) -> int:
     """Run the job (of ``asset_selection`` only, when given) and print its summary."""
     from dagster import DagsterEventType
+    from dagster._core.definitions.job_base import InMemoryJob
     from dagster._core.execution.api import execute_run
     from dagster._core.storage.tags import MAX_RETRIES_TAG
 
@@ -168,7 +171,6 @@ def _run_and_summarize(
     from orchestration.alerts import alert_run
     from orchestration.assets.publish import PUBLISHED_MARTS
     from orchestration.assets.report import BOARD_REPORT
-    from orchestration.definitions import defs
     from orchestration.local_run import create_location_run
     from orchestration.progress import stage_of, watching
     from orchestration.publishing import publication_status
@@ -187,9 +189,10 @@ def _run_and_summarize(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # Listed under the job in the UI's run history; not retried by the daemon (whoever ran
     # kson run sees the failure).
-    job, run = create_location_run(
+    job_def = defs.resolve_job_def("refresh_warehouse")
+    run = create_location_run(
         instance,
-        "refresh_warehouse",
+        job_def,
         run_id,
         tags={
             BUILD_DB_TAG: build_db_tag(warehouse.build_db),
@@ -209,7 +212,7 @@ def _run_and_summarize(
         log_path.open("w", encoding="utf-8") as log,
         contextlib.redirect_stdout(log),
     ):
-        result = execute_run(job, run, instance)
+        result = execute_run(InMemoryJob(job_def), run, instance)
     finished = time.perf_counter()
 
     stage_seconds: dict[str, float] = defaultdict(float)

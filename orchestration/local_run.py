@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from orchestration.run_tags import REPO_ROOT
 
 if TYPE_CHECKING:
-    from dagster import AssetKey, DagsterInstance, DagsterRun
-    from dagster._core.definitions.reconstruct import ReconstructableJob
+    from dagster import AssetKey, DagsterInstance, DagsterRun, JobDefinition
 
 
 def code_location() -> tuple[str, str]:
@@ -29,15 +28,17 @@ def code_location() -> tuple[str, str]:
 
 def create_location_run(
     instance: DagsterInstance,
-    job_name: str,
+    job_def: JobDefinition,
     run_id: str,
     tags: Mapping[str, str],
     run_config: Mapping[str, object],
     asset_selection: Iterable[AssetKey] | None = None,
-) -> tuple[ReconstructableJob, DagsterRun]:
-    """Create run ``run_id`` of ``job_name`` (of ``asset_selection`` only, when given) under
-    the code location; returns the job to hand to ``dagster._core.execution.api.execute_run``
-    with it. The job's own tags come first, then ``tags``."""
+) -> DagsterRun:
+    """Create run ``run_id`` of ``job_def`` (of ``asset_selection`` only, when given) under
+    the code location, to execute in this process with
+    ``dagster._core.execution.api.execute_run(InMemoryJob(job_def), run, instance)``: the
+    definitions built from this process's environment, not the module's ``defs`` (built when
+    the module was first imported). The job's own tags come first, then ``tags``."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._core.definitions.repository_definition.valid_definitions import (
         SINGLETON_REPOSITORY_NAME,
@@ -47,20 +48,17 @@ def create_location_run(
 
     module, location = code_location()
     repository = ReconstructableRepository.for_module(module, "defs", str(REPO_ROOT))
-    job = repository.get_reconstructable_job(job_name)
-    job_def = job.get_definition()
     origin = location_origin_from_module_name(
         module, None, str(REPO_ROOT), location_name=location, executable_path=sys.executable
     )
-    run = instance.create_run_for_job(
+    return instance.create_run_for_job(
         job_def,
         run_id=run_id,
         run_config=run_config,
         tags={**job_def.run_tags, **tags},
         asset_selection=None if asset_selection is None else set(asset_selection),
         remote_job_origin=RemoteRepositoryOrigin(origin, SINGLETON_REPOSITORY_NAME).get_job_origin(
-            job_name
+            job_def.name
         ),
-        job_code_origin=job.get_python_origin(),
+        job_code_origin=repository.get_reconstructable_job(job_def.name).get_python_origin(),
     )
-    return job, run
