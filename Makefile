@@ -67,10 +67,12 @@ lint: $(BIN)/kson
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Benchmarks (print figures; not tests): the visit path at 1x and 10x Norrtälje scale, and five
-# years of sample ledgers.
+# Benchmarks (print figures; not tests): the visit path — one year at 1x and 10x Norrtälje
+# scale (~1 M and ~10 M visits: the marginal and fixed costs), and four years at 1x (one new
+# month into a warehouse holding four years) — and five years of sample ledgers.
 bench: $(BIN)/kson
-	$(BIN)/python -m benchmarks.visit_path --scales 1 10
+	$(BIN)/python -m benchmarks.visit_path --scales 1 10 --years 2024
+	$(BIN)/python -m benchmarks.visit_path --scales 1
 	$(BIN)/python -m benchmarks.ledger_path --scale 1
 
 # The readers' mutation fuzzer at length (make test runs it bounded: ~40 examples per family).

@@ -1,10 +1,10 @@
 """Benchmark: the home-care visit path through the real pipeline, against DuckDB alone.
 
-For each scale (1 = Norrtälje, ~1 M visits a year; 10 = ~10 M) it generates four years of
-visit logs (the last one without its December) and measures, in fresh processes, three runs
+For each scale (1 = Norrtälje, ~1 M visits a year; 10 = ~10 M) it generates the years of
+visit logs asked for (default four; the last one without its December) and measures, in fresh processes, three runs
 of ``kson run`` on one warehouse, each beside its floor:
 
-- **full**: the first run, on the four years (ingest, dbt build + tests, expectations,
+- **full**: the first run, on those years (ingest, dbt build + tests, expectations,
   publish); floor: DuckDB alone reads the same CSVs and computes performed hours per provider
   and month (what the marts need from the visits);
 - **month**: one new monthly file (``visits_<last>-12.csv``) into that warehouse; floor: the
@@ -92,7 +92,7 @@ def bench(scale: float, years: list[int], work: Path) -> dict[str, Measurement]:
     floor = measure([sys.executable, "-c", FLOOR_SQL, *full_csvs], env)
     pipeline = measure([str(BIN / "kson"), "run"], env)
     visits = floor.output.strip().splitlines()[-1].split()[0]
-    print(f"   visits:   {int(visits):,} (four years but a month)")
+    print(f"   visits:   {int(visits):,} ({len(years)} year(s) but a month)")
     _show("floor:   ", "pipeline:", floor, pipeline)
 
     os.link(month, folder / month.name)

@@ -7,7 +7,7 @@
 | KSON_BUILD_DB                 | <warehouse dir>/kson_build.duckdb| build database (raw + dbt)   |
 | KSON_SERVING_STORAGE_VERSION  | v1.2.0                           | DuckDB storage of serving    |
 | KSON_SERVING_KEEP             | 3                                | serving versions kept        |
-| KSON_DUCKDB_MEMORY_LIMIT      | 1GB                              | DuckDB's memory, build db+dbt|
+| KSON_DUCKDB_MEMORY_LIMIT      | 600MB                            | DuckDB's memory, build db+dbt|
 
 Relative paths are taken from the repository root. The serving file is a link to the current
 version, ``serving/<name>-<publication>.duckdb`` beside it, swapped atomically by each publish
@@ -105,7 +105,7 @@ class WarehouseResource(ConfigurableResource):
         con = duckdb.connect(self.build_db, read_only=read_only)
         con.execute("SET enable_progress_bar = false")
         # as dbt's (dbt_project/profiles.yml); beyond it DuckDB spills to <build db>.tmp/
-        con.execute("SET memory_limit = ?", [os.environ.get("KSON_DUCKDB_MEMORY_LIMIT") or "1GB"])
+        con.execute("SET memory_limit = ?", [os.environ.get("KSON_DUCKDB_MEMORY_LIMIT") or "600MB"])
         return con
 
     def dbt_vars(self) -> str:

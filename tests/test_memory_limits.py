@@ -19,7 +19,7 @@ def _limit(tmp_path: Path, read_only: bool = False) -> str:
 
 def test_the_build_connection_has_a_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("KSON_DUCKDB_MEMORY_LIMIT", raising=False)
-    assert _limit(tmp_path) == "953.6 MiB"  # 1GB
-    assert _limit(tmp_path, read_only=True) == "953.6 MiB"
+    assert _limit(tmp_path) == "572.2 MiB"  # 600MB
+    assert _limit(tmp_path, read_only=True) == "572.2 MiB"
     monkeypatch.setenv("KSON_DUCKDB_MEMORY_LIMIT", "512MB")
     assert _limit(tmp_path) == "488.2 MiB"

@@ -18,6 +18,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
+from ingest.isolation import shared_pool
 from ingest.registry import FAMILIES
 from orchestration.asset_catalog import OWNERS, table_metadata, tags
 from orchestration.progress import counter
@@ -189,6 +190,9 @@ def kson_dbt_models(
     publish step keeps the marts concerned at their published version (their checks failed,
     or they were not built).
     """
+    # The readers' workers idle from here on (ingest is upstream of every model): their
+    # memory goes back before dbt's DuckDB takes its share.
+    shared_pool().close()
     full_refresh = ["--full-refresh"] if config.full_refresh else []
     build = dbt.cli(
         ["build", "--vars", warehouse.dbt_vars(), *full_refresh],
