@@ -1,8 +1,8 @@
 """Benchmark: the home-care visit path through the real pipeline, against DuckDB alone.
 
 For each scale (1 = Norrtälje, ~1 M visits a year; 10 = ~10 M) it generates the years of
-visit logs asked for (default four; the last one without its December) and measures, in fresh processes, three runs
-of ``kson run`` on one warehouse, each beside its floor:
+visit logs asked for (default four; the last one without its December) and measures, in fresh
+processes, three runs of ``kson run`` on one warehouse, each beside its floor:
 
 - **full**: the first run, on those years (ingest, dbt build + tests, expectations,
   publish); floor: DuckDB alone reads the same CSVs and computes performed hours per provider
