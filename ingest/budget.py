@@ -39,10 +39,9 @@ from ingest.sheet_layout import (
 from ingest.spreadsheet import (
     Family,
     Grid,
+    accepts_table_file,
     close_to_whole,
-    csv_head,
     first_rule,
-    header_key,
     number,
     two_decimal_number,
 )
@@ -122,16 +121,7 @@ def accepts(path: Path) -> bool:
     """Whether ``path`` looks like a budget file: an ``.xlsx`` or ``.csv`` named
     ``budget_…``, or a ``.csv`` whose first line has the columns Konto and Belopp (used by
     ``kson validate``)."""
-    suffix = path.suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
-        return False
-    if path.name.casefold().startswith("budget_"):
-        return True
-    if suffix != ".csv":
-        return False
-    first = csv_head(path).splitlines()[:1]
-    fields = {header_key(text.strip('"')) for text in first[0].split(";")} if first else set()
-    return {"konto", "belopp"} <= fields
+    return accepts_table_file(path, "budget_", {"konto", "belopp"})
 
 
 def read(path: Path) -> ReadResult:

@@ -38,8 +38,8 @@ from ingest.sheet_layout import (
 )
 from ingest.spreadsheet import (
     Family,
+    accepts_table_file,
     close_to_whole,
-    csv_head,
     first_rule,
     header_key,
     number,
@@ -118,16 +118,7 @@ def accepts(path: Path) -> bool:
     """Whether ``path`` looks like a manual-input file: an ``.xlsx`` or ``.csv`` named
     ``manual_indicators…``, or a ``.csv`` whose first line has the columns Indikator-id and
     Rapporterande enhet (used by ``kson validate``)."""
-    suffix = path.suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
-        return False
-    if path.name.casefold().startswith(FILE_PREFIX):
-        return True
-    if suffix != ".csv":
-        return False
-    first = csv_head(path).splitlines()[:1]
-    fields = {header_key(text.strip('"')) for text in first[0].split(";")} if first else set()
-    return {"indikator-id", "rapporterande enhet"} <= fields
+    return accepts_table_file(path, FILE_PREFIX, {"indikator-id", "rapporterande enhet"})
 
 
 def read(path: Path) -> ReadResult:

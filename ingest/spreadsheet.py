@@ -349,6 +349,23 @@ def _scan_lines(lines: list[str] | None, family: Family, errors: ErrorCollector)
     return True
 
 
+def accepts_table_file(path: Path, prefix: str, header_columns: set[str]) -> bool:
+    """Whether ``path`` looks like a file of a one-table spreadsheet family (``kson validate``
+    guesses the family with it): an ``.xlsx`` or ``.csv`` whose name begins with ``prefix``, or
+    a ``.csv`` whose first line has the columns ``header_columns`` (as ``header_key`` gives
+    them)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        return False
+    if path.name.casefold().startswith(prefix):
+        return True
+    if suffix != ".csv":
+        return False
+    first = csv_head(path).splitlines()[:1]
+    fields = {header_key(text.strip('"')) for text in first[0].split(";")} if first else set()
+    return header_columns <= fields
+
+
 def csv_head(path: Path, size: int = 256) -> str:
     """The start of a CSV as text (BOM dropped, undecodable bytes replaced), for ``accepts``;
     empty when the file cannot be read."""
