@@ -17,6 +17,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestration.locations import REPO_ROOT
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
@@ -27,10 +29,8 @@ if TYPE_CHECKING:
     from orchestration.planning import Plan
     from orchestration.resources import WarehouseResource
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
-
-def _prepare_environment() -> None:
+def prepare_environment() -> None:
     """Defaults that must be set before Dagster, dbt or GX are imported."""
     os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster"))
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
@@ -601,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         "--groups", action="store_true", help="also the municipality groups and their members"
     )
     args = parser.parse_args(argv)
-    _prepare_environment()
+    prepare_environment()
     if args.command == "run":
         return run_pipeline(args.select)
     if args.command == "validate":

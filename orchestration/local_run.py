@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from orchestration.run_tags import REPO_ROOT
+from orchestration.locations import REPO_ROOT
 
 if TYPE_CHECKING:
     from dagster import AssetKey, DagsterInstance, DagsterRun, JobDefinition

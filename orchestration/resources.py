@@ -38,7 +38,6 @@ from orchestration.publishing import DEFAULT_KEEP
 from orchestration.run_lock import BUILD_DB_TAG, build_db_lock, build_db_tag, close_dead_runs
 from orchestration.run_tags import run_tags
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # dagster-dbt looks for `dbt` on PATH; the console script may run without an activated venv.
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from orchestration.locations import REPO_ROOT
 
 TRIGGER_TAG = "kson/trigger"  # "kson run", "schedule", "sensor" or "UI"
 LANDING_TAG = "kson/landing_dir"

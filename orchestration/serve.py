@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from orchestration.cli import REPO_ROOT, _prepare_environment
+from orchestration.cli import prepare_environment
+from orchestration.locations import REPO_ROOT
 
 HOST = "127.0.0.1"
 WORKSPACE = REPO_ROOT / "workspace.yaml"
@@ -56,7 +57,7 @@ def prepare() -> None:
 
     with WORKSPACE.open("rb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _prepare_environment()
+        prepare_environment()
         with DagsterInstance.get():
             pass
         prepare_dbt_project()

@@ -13,7 +13,7 @@ from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster_graphql.test.utils import execute_dagster_graphql
 
 from orchestration.local_run import code_location
-from orchestration.run_tags import REPO_ROOT
+from orchestration.locations import REPO_ROOT
 
 JOB_RUNS = """
 query JobRuns($selector: PipelineSelector!) {
