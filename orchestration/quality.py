@@ -37,12 +37,6 @@ if TYPE_CHECKING:
 
     from orchestration.resources import WarehouseResource
 
-DQ_RECORDS = {
-    DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
-    DagsterEventType.ASSET_MATERIALIZATION,
-    DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
-    DagsterEventType.ASSET_CHECK_EVALUATION,
-}
 DBT_FAILED_ROWS = "dagster_dbt/failed_row_count"  # dagster-dbt's metadata on a test's result
 UNCLAIMED_ASSET = AssetKey(["raw", "unclaimed_files"])
 
@@ -252,10 +246,12 @@ def data_docs_dir(warehouse_dir: Path) -> Path:
     return warehouse_dir / "reports" / "data_docs"
 
 
-def record_run_quality(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
-    """The publish step's part: this run's results into ``meta.dq_results``, and Data Docs of
-    the suites it validated."""
-    records = context.instance.all_logs(context.run_id, of_type=DQ_RECORDS)
+def record_run_quality(
+    context: OpExecutionContext, warehouse: WarehouseResource, records: list[EventLogEntry]
+) -> None:
+    """The publish step's part: this run's results into ``meta.dq_results``, from the run's
+    ``records`` (planned and done materializations and checks, as the publish step read them),
+    and Data Docs of the suites it validated."""
     started = _at(min((entry.timestamp for entry in records), default=0))
     with warehouse.connect_build() as con:
         results = run_results(

@@ -149,7 +149,7 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
     serving = Path(warehouse.serving_db)
     published = {row["mart"]: row["status"] for row in publication_status(serving)}
     verdicts = decide(mart_keys(), graph, records, published)
-    record_run_quality(context, warehouse)  # meta.dq_results (published too), Data Docs
+    record_run_quality(context, warehouse, records)  # meta.dq_results (published too), Data Docs
     manifest = json.loads(dbt_project.manifest_path.read_text())
     if planned & set(mart_keys()):
         _publish(context, warehouse, verdicts, manifest)
