@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import yaml
 
 from ingest.landing import UNCLAIMED, sha256_of, unclaimed_files
 from ingest.registry import FAMILIES
@@ -105,17 +106,11 @@ def code_fingerprint(root: Path = REPO_ROOT) -> str:
     return _sha256("\n".join(parts))
 
 
-def dbt_vars(build_db: str) -> str:
-    """``--vars`` for dbt: its profile takes the build database's path from them."""
-    return json.dumps({"build_db": build_db})
-
-
-def vars_fingerprint(build_db: str) -> str:
-    """The dbt vars a run passes, but the build database's path (a copied warehouse builds
-    the same)."""
-    variables = json.loads(dbt_vars(build_db))
-    variables.pop("build_db")
-    return _sha256(json.dumps(variables, sort_keys=True))
+def vars_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """The dbt project's vars (``dbt_project.yml``): models read them, and their definitions
+    (``node_checksums``) do not show them, so a changed var rebuilds everything."""
+    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return _sha256(json.dumps(project.get("vars") or {}, sort_keys=True, default=str))
 
 
 def dbt_project_fingerprint(project_dir: Path = DBT_PROJECT_DIR, target: str = DBT_TARGET) -> str:
@@ -344,7 +339,7 @@ def plan_run(landing_dir: Path, build_db: Path) -> Plan:
         what
         for what, now, then in (
             ("the code changed", code_fingerprint(), last.code),
-            ("the dbt vars changed", vars_fingerprint(str(build_db)), last.dbt_vars),
+            ("the dbt vars changed", vars_fingerprint(), last.dbt_vars),
         )
         if now != then
     ]
@@ -519,7 +514,6 @@ def record_completed_run(
     planned: set[AssetKey],
     graph: BaseAssetGraph,
     manifest: Mapping[str, Any],
-    build_db: str,
 ) -> None:
     """The run reached the publish step: the landing files of the sources it ingested are
     seen, and the project state it built is recorded (what it did not build keeps its record)."""
@@ -534,7 +528,7 @@ def record_completed_run(
             nodes[uid] = checksum
     nodes = {uid: checksum for uid, checksum in nodes.items() if uid in current}
     code = code_fingerprint() if full else previous and previous.code
-    variables = vars_fingerprint(build_db) if full else previous and previous.dbt_vars
+    variables = vars_fingerprint() if full else previous and previous.dbt_vars
     project = parsed_fingerprint() if nodes == current else previous and previous.dbt_project
     con.begin()
     try:

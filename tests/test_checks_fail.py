@@ -4,6 +4,7 @@ seen to fail. A check added without a way to fail it here fails these tests. No 
 the clock."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -120,8 +121,6 @@ def test_every_dbt_data_test_fails_on_a_violating_row(sample_build_db, tmp_path)
             "test",
             "--select",
             "test_type:data",
-            "--vars",
-            json.dumps({"build_db": str(database)}),
             "--project-dir",
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
@@ -134,6 +133,7 @@ def test_every_dbt_data_test_fails_on_a_violating_row(sample_build_db, tmp_path)
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "KSON_BUILD_DB": str(database)},
     )
     results = json.loads((target / "run_results.json").read_text("utf-8"))["results"]
     statuses = {r["unique_id"]: r["status"] for r in results}

@@ -2,6 +2,8 @@
 and dbt is run without `dbt --version` per invocation."""
 
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -9,7 +11,14 @@ import pytest
 from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration.assets import dbt as dbt_assets_module
-from orchestration.resources import DBT_EXECUTABLE, DBT_PROJECT_DIR, VenvDbtCliResource
+from orchestration.locations import REPO_ROOT
+from orchestration.resources import (
+    DBT_EXECUTABLE,
+    DBT_PROJECT_DIR,
+    VenvDbtCliResource,
+    dbt_project,
+    prepare_dbt_project,
+)
 from orchestration.resources import dbt_preparer as preparer
 
 
@@ -67,3 +76,42 @@ def test_dbt_runs_without_asking_for_its_version(project, tmp_path):
     assert invocations(project, VenvDbtCliResource, tmp_path) == ["debug --config-dir"]
     # Without the override, dagster-dbt runs `dbt --version` first (~3.5 s).
     assert invocations(project, DbtCliResource, tmp_path) == ["--version", "debug --config-dir"]
+
+
+def test_dbt_runs_without_loading_dbt_in_this_process(project):
+    """VenvDbtCliResource overrides dagster-dbt's private ``_initialize_dbt_core_adapter``: without
+    it, dagster-dbt loads dbt's project, profile and adapter in the orchestrating process on
+    every invocation (~2 s), for metadata the platform does not take from it."""
+    assert "_initialize_dbt_core_adapter" in vars(DbtCliResource)
+    script = (
+        "import sys\n"
+        "from dagster_dbt import DbtProject\n"
+        "from orchestration.resources import DBT_EXECUTABLE, VenvDbtCliResource\n"
+        "project = DbtProject(project_dir=sys.argv[1], profiles_dir=sys.argv[1])\n"
+        "dbt = VenvDbtCliResource(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))\n"
+        "debug = dbt.cli(['debug', '--config-dir'], target_path=project.target_path)\n"
+        "assert debug.is_successful()\n"
+        "loaded = ('dbt.config.', 'dbt.adapters.duckdb')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(loaded)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script, str(project.project_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    ).stdout.splitlines()[-1]
+    assert loaded == "[]"
+
+
+def test_dbt_can_reuse_its_partial_parse():
+    """dbt reads its saved parse back with msgpack's strict map keys: a key that is not a
+    string (a YAML flow mapping cut at a comma: ``{description: 1 for…; 2, 3, …}``) makes
+    every run parse the whole project again (~2 s), silently."""
+    import msgpack
+
+    prepare_dbt_project()
+    saved = (
+        dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
+    ).read_bytes()
+    msgpack.unpackb(saved, raw=False, strict_map_key=True)

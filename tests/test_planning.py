@@ -27,6 +27,7 @@ from conftest import SAMPLE_DIR, Workspace
 from ingest.landing import FileStore, ensure_bookkeeping, load_family, replay_family
 from ingest.registry import FAMILIES
 from orchestration.planning import (
+    DBT_PROJECT_DIR,
     STATE_DDL,
     code_fingerprint,
     dbt_project_fingerprint,
@@ -47,14 +48,20 @@ KSON = Path(sys.executable).with_name("kson")
 KOLADA_FILES = sorted((SAMPLE_DIR / "kolada").glob("*.json"))
 
 
-def completed_run(con: duckdb.DuckDBPyConnection, build_db: Path, code: str | None = None) -> None:
+def completed_run(
+    con: duckdb.DuckDBPyConnection, code: str | None = None, dbt_vars: str | None = None
+) -> None:
     """Record a completed run (``r1``) that saw the landing files recorded so far and built
-    the project as it is."""
+    the project as it is (or with other ``code`` or ``dbt_vars``)."""
     con.execute(STATE_DDL)
     con.execute("UPDATE meta.landing_seen SET completed = true")
     con.execute(
         "INSERT INTO meta.run_state VALUES ('r1', now(), ['kolada', 'unclaimed'], ?, ?, ?, '{}')",
-        [code or code_fingerprint(), vars_fingerprint(str(build_db)), dbt_project_fingerprint()],
+        [
+            code or code_fingerprint(),
+            dbt_vars or vars_fingerprint(),
+            dbt_project_fingerprint(),
+        ],
     )
 
 
@@ -80,7 +87,7 @@ def test_the_plan_comes_from_what_the_last_completed_run_saw(tmp_path):
             "size_bytes, error_count, first_error, report_path, quarantined_at) VALUES "
             "(sha256('{}'::BLOB), 'unclaimed', 'notes.json', 'notes.json', 2, 1, 'e', 'r', now())"
         )
-        completed_run(con, build_db)
+        completed_run(con)
 
     plan = plan_run(landing, build_db)
     assert plan.quiet and not plan.touched
@@ -120,9 +127,14 @@ def test_the_plan_comes_from_what_the_last_completed_run_saw(tmp_path):
     # Changed code: everything.
     with duckdb.connect(str(build_db)) as con:
         con.execute("DELETE FROM meta.run_state")
-        completed_run(con, build_db, code="the code of before")
+        completed_run(con, code="the code of before")
     plan = plan_run(landing, build_db)
     assert plan.everything and plan.reason() == "everything: the code changed"
+    # Changed dbt vars (dbt_project.yml): everything.
+    with duckdb.connect(str(build_db)) as con:
+        con.execute("DELETE FROM meta.run_state")
+        completed_run(con, dbt_vars="the vars of before")
+    assert plan_run(landing, build_db).reason() == "everything: the dbt vars changed"
     # No build database, or none with a completed run: everything.
     assert plan_run(landing, tmp_path / "none.duckdb").reason() == (
         "everything: no completed run yet"
@@ -387,3 +399,14 @@ def test_kson_run_select_replays_a_family_and_a_mart_and_what_is_built_from_them
     status = {row["mart"]: row["run_id"] for row in publication_status(workspace.serving_db)}
     assert status["survey_results"] == status["indicator_values"] == run_id
     assert status["kpi_benchmark"] != run_id
+
+
+def test_the_vars_fingerprint_follows_the_dbt_project_vars(tmp_path):
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    assert vars_fingerprint(project) == vars_fingerprint()
+    settings = project / "dbt_project.yml"
+    text = settings.read_text(encoding="utf-8")
+    assert "small_cell_threshold: 5" in text
+    settings.write_text(text.replace("small_cell_threshold: 5", "small_cell_threshold: 4"))
+    assert vars_fingerprint(project) != vars_fingerprint()

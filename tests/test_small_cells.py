@@ -4,6 +4,7 @@ copy of the session's sample warehouse, and seen to fail when the threshold move
 sample marts carry the flag as the rule says."""
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -44,7 +45,7 @@ def unit_test_results(
             "--select",
             *selection,
             "--vars",
-            json.dumps({"build_db": str(build_db), **variables}),
+            json.dumps(variables),
             "--project-dir",
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
@@ -57,6 +58,7 @@ def unit_test_results(
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "KSON_BUILD_DB": str(build_db)},
     )
     results = json.loads((folder / "target" / "run_results.json").read_text("utf-8"))["results"]
     return {r["unique_id"].rsplit(".", 1)[-1]: r["status"] for r in results}

@@ -11,7 +11,7 @@ import pytest
 from ingest.landing import FileStore, load_family
 from ingest.registry import FAMILIES
 from ingest.withdrawal import withdraw
-from orchestration.resources import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_vars
+from orchestration.resources import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from sample_data.providers import generate
 
 MODELS = "stg_providers__visits int_visits_file_monthly int_visits_monthly"
@@ -43,11 +43,15 @@ def test_incremental_build_equals_full_refresh(tmp_path: Path, year_2022: list[s
     def dbt_run(*extra: str) -> dict[str, list[tuple]]:
         subprocess.run(
             [str(DBT_EXECUTABLE), "run", "--quiet", "--select", *MODELS.split(), *extra]
-            + ["--vars", dbt_vars(str(build_db)), "--target-path", str(tmp_path / "target")]
+            + ["--target-path", str(tmp_path / "target")]
             + ["--log-path", str(tmp_path / "logs")],
             cwd=DBT_PROJECT_DIR,
             check=True,
-            env={"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "PATH": "/usr/bin:/bin"},
+            env={
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+                "PATH": "/usr/bin:/bin",
+                "KSON_BUILD_DB": str(build_db),
+            },
         )
         with duckdb.connect(str(build_db), read_only=True) as con:
             return {

@@ -194,11 +194,13 @@ def kson_dbt_models(
     # memory goes back before dbt's DuckDB takes its share.
     shared_pool().close()
     full_refresh = ["--full-refresh"] if config.full_refresh else []
-    build = dbt.cli(
-        ["build", "--vars", warehouse.dbt_vars(), *full_refresh],
-        context=context,
-        raise_on_error=False,
-    )
+    with warehouse.dbt_environment():
+        build = dbt.cli(
+            ["build", *full_refresh],
+            context=context,
+            raise_on_error=False,
+            target_path=warehouse.dbt_target_path,
+        )
     # dbt holds the build database until it exits: the events wait for it, as dagster-dbt's
     # fetch_row_counts does on DuckDB (which, besides, counts no views). The count of models
     # and seeds built is logged as they come (kson run's progress).

@@ -156,7 +156,7 @@ def publish(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
     else:
         context.log.info(f"No mart in this run: {serving} is unchanged")
     with warehouse.connect_build() as con:
-        record_completed_run(con, context.run_id, planned, graph, manifest, warehouse.build_db)
+        record_completed_run(con, context.run_id, planned, graph, manifest)
 
 
 def _publish(
