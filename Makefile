@@ -69,10 +69,12 @@ lint: $(BIN)/kson
 
 # Benchmarks (print figures; not tests): the visit path — one year at 1x and 10x Norrtälje
 # scale (~1 M and ~10 M visits: the marginal and fixed costs), and four years at 1x (one new
-# month into a warehouse holding four years) — and five years of sample ledgers.
+# month into a warehouse holding four years of visits, and of the whole sample: all families)
+# — and five years of sample ledgers.
 bench: $(BIN)/kson
 	$(BIN)/python -m benchmarks.visit_path --scales 1 10 --years 2024
 	$(BIN)/python -m benchmarks.visit_path --scales 1
+	$(BIN)/python -m benchmarks.sample_month --scale 1
 	$(BIN)/python -m benchmarks.ledger_path --scale 1
 
 # The readers' mutation fuzzer at length (make test runs it bounded: ~40 examples per family).

@@ -74,7 +74,7 @@ def bench(scale: float, years: list[int], work: Path) -> dict[str, Measurement]:
         os.link(sample / "visit_logs" / f"visits_{year}.csv", folder / f"visits_{year}.csv")
     last = years[-1]
     month = sample / f"visits_{last}-12.csv"  # landed after the full run
-    _split_december(sample / "visit_logs" / f"visits_{last}.csv", folder, month)
+    split_december(sample / "visit_logs" / f"visits_{last}.csv", folder, month)
     # The survey sample too: the survey mart's suite does not publish an empty mart.
     shutil.copytree(REPO_ROOT / "data" / "sample" / "kolada", landing / "kolada")
     full_csvs = sorted(str(path) for path in folder.glob("*.csv"))
@@ -93,24 +93,24 @@ def bench(scale: float, years: list[int], work: Path) -> dict[str, Measurement]:
     pipeline = measure([str(BIN / "kson"), "run"], env)
     visits = floor.output.strip().splitlines()[-1].split()[0]
     print(f"   visits:   {int(visits):,} ({len(years)} year(s) but a month)")
-    _show("floor:   ", "pipeline:", floor, pipeline)
+    show("floor:   ", "pipeline:", floor, pipeline)
 
     os.link(month, folder / month.name)
     month_floor = measure([sys.executable, "-c", FLOOR_SQL, str(folder / month.name)], env)
     month_run = measure([str(BIN / "kson"), "run"], env)
     print("   one new month:")
-    _show("  floor:   ", "  pipeline:", month_floor, month_run)
+    show("  floor:   ", "  pipeline:", month_floor, month_run)
 
     build_db = str(warehouse.with_name("kson_build.duckdb"))
     noop_floor = measure([sys.executable, "-c", NOOP_FLOOR_SQL, build_db], env)
     noop_run = measure([str(BIN / "kson"), "run"], env)
     print("   nothing new:")
-    _show("  floor:   ", "  pipeline:", noop_floor, noop_run)
+    show("  floor:   ", "  pipeline:", noop_floor, noop_run)
     print(f"   month / full run: {month_run.wall_s / pipeline.wall_s:.2f} (goal ≤ 0.25)")
     return {"floor": floor, "pipeline": pipeline}
 
 
-def _split_december(csv: Path, folder: Path, month: Path) -> None:
+def split_december(csv: Path, folder: Path, month: Path) -> None:
     """The year's file without December into ``folder``, its December (and header) as
     ``month``; the generator writes rows in planned_start order."""
     december = f",{csv.stem[-4:]}-12-".encode()
@@ -126,7 +126,7 @@ def _split_december(csv: Path, folder: Path, month: Path) -> None:
                 target.write(line)
 
 
-def _show(floor_label: str, pipeline_label: str, floor: Measurement, run: Measurement) -> None:
+def show(floor_label: str, pipeline_label: str, floor: Measurement, run: Measurement) -> None:
     stages = re.search(r"time per stage: (.*)", run.output)
     print(
         f"   {floor_label} {floor.wall_s:6.1f} s wall, peak RSS {floor.peak_rss_mb:6.0f} MB "

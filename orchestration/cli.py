@@ -110,6 +110,7 @@ def _plan_and_run(run_id: str, started: float, locations: Locations, names: list
     from orchestration.planning import (
         confirm_dbt_project,
         parsed_fingerprint,
+        planned_run_config,
         replay_selection,
         selected_assets,
     )
@@ -135,7 +136,8 @@ def _plan_and_run(run_id: str, started: float, locations: Locations, names: list
                 with duckdb.connect(str(locations.build_db)) as con:
                     confirm_dbt_project(con, plan.last_run, parsed)
                 return _quiet(plan, locations)
-        selection, run_config = selected_assets(plan, graph, manifest), {}
+        selection = selected_assets(plan, graph, manifest)
+        run_config = planned_run_config(plan, selection)
         print(f"kson run: {plan.reason()}")
     return _run_and_summarize(run_id, started, instance, defs, selection, run_config)
 

@@ -474,6 +474,19 @@ def selected_assets(
     return downstream(roots, graph) | {PUBLISHED_MARTS}
 
 
+def planned_run_config(plan: Plan, selection: set[AssetKey] | None) -> dict[str, Any]:
+    """The run config of a run of ``plan`` over ``selection``: without dbt's unit tests when
+    only new data is in it (they test each model's logic on fixed inputs: data cannot change
+    their outcome); a changed dbt node or a run of everything has them."""
+    from orchestration.assets.dbt import kson_dbt_models
+
+    if plan.everything or plan.changed_nodes:
+        return {}
+    if selection is not None and not selection & set(kson_dbt_models.keys):
+        return {}  # no dbt step in the run
+    return {"ops": {kson_dbt_models.op.name: {"config": {"unit_tests": False}}}}
+
+
 def replay_selection(
     names: Iterable[str], graph: BaseAssetGraph
 ) -> tuple[set[AssetKey], dict[str, Any]]:

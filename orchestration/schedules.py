@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from orchestration.locations import Locations
-from orchestration.planning import plan_run, selected_assets
+from orchestration.planning import plan_run, planned_run_config, selected_assets
 from orchestration.resources import dbt_preparer, dbt_project
 from orchestration.run_lock import is_held
 from orchestration.run_tags import run_tags
@@ -67,6 +67,7 @@ def planned_request(
     return RunRequest(
         run_key=plan.key() if isinstance(context, SensorEvaluationContext) else None,
         asset_selection=None if selection is None else sorted(selection),
+        run_config=planned_run_config(plan, selection),
         tags={**run_tags(trigger, locations.landing_dir), PLAN_TAG: plan.reason()},
     )
 

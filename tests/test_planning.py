@@ -296,6 +296,20 @@ def materialized(instance: DagsterInstance, run_id: str) -> set[AssetKey]:
     }
 
 
+def unit_tests_run(workspace: Workspace) -> list[int]:
+    """Per dbt invocation on the workspace's build database, oldest first, how many unit
+    tests it ran (from dbt.log in the build database's dbt target folder)."""
+    log = workspace.build_db.with_name("kson_build_dbt") / "dbt.log"
+    counts: dict[str, int] = {}
+    for line in log.read_text("utf-8").splitlines():
+        event = json.loads(line)
+        node = event["data"].get("node_info", {}).get("unique_id", "")
+        finished = event["info"]["name"] == "NodeFinished" and node.startswith("unit_test.")
+        invocation = event["info"]["invocation_id"]
+        counts[invocation] = counts.get(invocation, 0) + finished
+    return list(counts.values())
+
+
 def test_a_quiet_night_then_a_new_file_costs_its_share(after_full_run):
     workspace, env = after_full_run
     instance = DagsterInstance.ephemeral()
@@ -343,6 +357,9 @@ def test_a_quiet_night_then_a_new_file_costs_its_share(after_full_run):
         AssetKey(["serving", "board_report"]),
     } <= share
     assert not share & {AssetKey(["marts", "survey_results"]), AssetKey(["raw", "kolada_values"])}
+    # New data alone: dbt's unit tests (model logic on fixed inputs) are left out.
+    without_unit_tests = {"ops": {"kson_dbt_models": {"config": {"unit_tests": False}}}}
+    assert sensed.run_config == scheduled.run_config == without_unit_tests
 
     run = kson(env, "run")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -364,6 +381,8 @@ def test_a_quiet_night_then_a_new_file_costs_its_share(after_full_run):
             [indicator],
         ).fetchall()
     assert float(published_value) == pytest.approx(value + 1)
+    [*_, full, share] = unit_tests_run(workspace)
+    assert full > 0 and share == 0  # the first run, of everything, had them
     # and then it is quiet again
     assert isinstance(evaluate(instance)[0], SkipReason)
 

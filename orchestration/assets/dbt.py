@@ -171,6 +171,12 @@ class DbtBuildConfig(Config):
         "month) rebuilt from all their rows, as a replay needs (a replayed file keeps its "
         "file_id).",
     )
+    unit_tests: bool = Field(
+        default=True,
+        description="Run dbt's unit tests (each model's logic on fixed inputs) with the "
+        "models. The plan turns them off for a run of new data alone: data cannot change "
+        "their outcome; a changed model, a changed project or a run of everything has them.",
+    )
 
 
 @dbt_assets(
@@ -193,10 +199,14 @@ def kson_dbt_models(
     # The readers' workers idle from here on (ingest is upstream of every model): their
     # memory goes back before dbt's DuckDB takes its share.
     shared_pool().close()
-    full_refresh = ["--full-refresh"] if config.full_refresh else []
+    options = ["--full-refresh"] if config.full_refresh else []
+    if not config.unit_tests:
+        options += ["--exclude-resource-type", "unit_test"]
     with warehouse.dbt_environment():
+        # no manifest.json or run_results.json (~0.3 s): the results come as events, dbt.log
+        # in the target folder keeps them
         build = dbt.cli(
-            ["build", *full_refresh],
+            ["build", "--no-write-json", *options],
             context=context,
             raise_on_error=False,
             target_path=warehouse.dbt_target_path,
