@@ -100,4 +100,5 @@ clean:
 		$(SAMPLE_DIR)/action_plans $(SAMPLE_DIR)/sie $(SAMPLE_DIR)/health_care_volumes \
 		$(SAMPLE_DIR)/budget $(PROVIDER_SAMPLE)
 	rm -rf warehouse/*.duckdb warehouse/*.wal warehouse/*.lock warehouse/archive warehouse/quarantine \
-		warehouse/serving warehouse/exports warehouse/reports warehouse/logs dbt_project/target dbt_project/logs
+		warehouse/serving warehouse/exports warehouse/reports warehouse/logs warehouse/kson_build_dbt \
+		dbt_project/target dbt_project/logs

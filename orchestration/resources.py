@@ -152,7 +152,7 @@ class VenvDbtCliResource(DbtCliResource):
         """No dbt adapter in this process: dagster-dbt loads dbt's project, profile and adapter
         here on every invocation (~2 s) for its ``fetch_row_counts``/``fetch_column_metadata``,
         which the platform does not use (``orchestration.asset_catalog`` reads the tables'
-        metadata in one query after dbt). Private too; the same test guards it."""
+        metadata in one query after dbt)."""
         return None
 
 
