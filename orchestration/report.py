@@ -19,8 +19,11 @@ contributions, KSON's annual result and the reimbursement deviations.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -431,11 +434,48 @@ def _comparison_chart(rows: list[dict[str, Any]]) -> str:
 
 
 def svg(chart: alt.TopLevelMixin) -> str:
-    """The chart as SVG markup, numbers in Swedish; no data may be fetched."""
-    markup = vl_convert.vegalite_to_svg(
-        chart.to_dict(), format_locale="sv-SE", allowed_base_urls=[]
-    )
+    """The chart as SVG markup, numbers in Swedish; no data may be fetched. Drawn again only
+    when its spec (its data included) changed since the last report (``ChartCache``)."""
+    spec = chart.to_dict()
+    cache = _chart_cache.get()
+    return cache.svg(spec) if cache is not None else _draw(spec)
+
+
+def _draw(spec: Mapping[str, Any]) -> str:
+    markup = vl_convert.vegalite_to_svg(spec, format_locale="sv-SE", allowed_base_urls=[])
     return markup[markup.index("<svg") :]
+
+
+@dataclass
+class ChartCache:
+    """The charts of the last report, as SVG under the hash of their spec and vl-convert's
+    version (``reports/.charts/``): a run that changed one mart does not draw the charts of
+    the others again (vl-convert takes ~50 ms a chart). Only the charts of the last report
+    are kept."""
+
+    folder: Path
+    used: set[Path] = field(default_factory=set)
+
+    def svg(self, spec: Mapping[str, Any]) -> str:
+        key = json.dumps([vl_convert.__version__, spec], sort_keys=True, default=str)
+        path = self.folder / f"{hashlib.sha256(key.encode()).hexdigest()}.svg"
+        self.used.add(path)
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+        markup = _draw(spec)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(".writing")
+        staged.write_text(markup, encoding="utf-8")
+        os.replace(staged, path)
+        return markup
+
+    def prune(self) -> None:
+        for path in self.folder.glob("*"):
+            if path not in self.used:
+                path.unlink(missing_ok=True)
+
+
+_chart_cache: ContextVar[ChartCache | None] = ContextVar("chart_cache", default=None)
 
 
 # --- writing
@@ -487,12 +527,16 @@ def write_report(serving_db: Path, suppressed: Suppression) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{serving_db.stem}-report-{publication}.html"
     staged = path.with_name(f".{path.name}.writing")
+    charts = ChartCache(folder / ".charts")
+    drawing = _chart_cache.set(charts)
     try:
         staged.write_text(render(version, suppressed, publication), encoding="utf-8")
         fsync_file(staged)
         os.replace(staged, path)
     finally:
+        _chart_cache.reset(drawing)
         staged.unlink(missing_ok=True)
+    charts.prune()
     point_at(report_link(serving_db), path)
     _prune(serving_db, path)
     return path

@@ -239,7 +239,27 @@ def test_reports_go_with_their_serving_versions(planted, suppression, tmp_path):
         written.append(write_report(serving, suppression))
     assert [path.exists() for path in written] == [False, True, True, True]
     assert report_link(serving).resolve() == written[-1]
-    assert [path.name for path in reports_dir(serving).iterdir() if path.name[0] == "."] == []
+    hidden = [path.name for path in reports_dir(serving).iterdir() if path.name[0] == "."]
+    assert hidden == [".charts"]  # no leftover of writing a report or its link
+
+
+def test_a_chart_is_drawn_again_only_when_its_data_changed(planted, suppression, tmp_path):
+    serving, build, marts = planted
+    serving = tmp_path / "kson.duckdb"
+    publish_marts(build, serving, [Verdict(mart) for mart in marts], "v1.2.0")
+    first = write_report(serving, suppression).read_text("utf-8")
+    charts = reports_dir(serving) / ".charts"
+    drawn = sorted(charts.iterdir())
+    assert drawn and all(path.suffix == ".svg" for path in drawn)
+    assert all(path.read_text("utf-8") in first for path in drawn)
+    # The next report takes each chart from the cache (marked here), and keeps only its own.
+    for path in drawn:
+        path.write_text(path.read_text("utf-8").replace("<svg", "<svg data-cached", 1))
+    (charts / f"{0:064}.svg").write_text("<svg>a chart of an older report</svg>")
+    publish_marts(build, serving, [Verdict(mart) for mart in marts], "v1.2.0")
+    second = write_report(serving, suppression).read_text("utf-8")
+    assert second.count("<svg data-cached") == second.count("<svg") == first.count("<svg")
+    assert sorted(charts.iterdir()) == drawn
 
 
 def test_kson_report_prints_the_report_path(full_run, report, monkeypatch, capsys):
