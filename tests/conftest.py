@@ -1,5 +1,6 @@
 """Shared fixtures: a private landing folder and warehouse per test, and pipeline runs."""
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -35,6 +36,18 @@ class Workspace:
     @property
     def build_db(self) -> Path:
         return self.warehouse / "kson_build.duckdb"
+
+
+def refetch_kolada_share(landing: Path) -> None:
+    """Land the Kolada sample's second hemtjänst page as if fetched again, with its last
+    share (gender T) changed from 90 to 93: a new file (``*_refetched.json``) that changes
+    marts.survey_results."""
+    page = landing / "kolada" / "data_hemtjanst_0188_2020-2023_page2.json"
+    document = json.loads(page.read_text("utf-8"))
+    cell = document["values"][-1]["values"][-1]
+    assert (cell["gender"], cell["value"]) == ("T", 90)
+    cell["value"] = 93
+    page.with_name(f"{page.stem}_refetched.json").write_text(json.dumps(document), "utf-8")
 
 
 PROVIDER_SOURCES = ("provider_reports", "visit_logs", "contract_followup", "action_plans")

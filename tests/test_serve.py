@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO_ROOT, Workspace, make_workspace
+from conftest import REPO_ROOT, Workspace, make_workspace, refetch_kolada_share
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 RUNS = """{ runsOrError(filter: {pipelineName: "refresh_warehouse"}) {
@@ -131,12 +131,7 @@ def test_the_sensor_runs_a_landed_file_and_the_mart_changes(served: tuple[Worksp
     assert before["runId"] == first["runId"]
 
     # A Kolada page fetched again with one share changed (90 -> 93)
-    page = workspace.landing / "kolada" / "data_hemtjanst_0188_2020-2023_page2.json"
-    document = json.loads(page.read_text("utf-8"))
-    cell = document["values"][-1]["values"][-1]
-    assert (cell["gender"], cell["value"]) == ("T", 90)
-    cell["value"] = 93
-    page.with_name(f"{page.stem}_refetched.json").write_text(json.dumps(document), "utf-8")
+    refetch_kolada_share(workspace.landing)
 
     second = server.wait_for("run of the new file", lambda: server.finished_run({first["runId"]}))
     assert second["status"] == "SUCCESS", server.tail()
